@@ -1,0 +1,1 @@
+"""Local infrastructure without Docker: Apache Kafka (KRaft) and FerretDB on loopback."""

@@ -1,0 +1,1 @@
+"""Plumbing every service needs: settings, logging, Kafka and Mongo setup, the service runtime."""

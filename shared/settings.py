@@ -1,0 +1,73 @@
+"""The settings every service shares; each service subclasses it with its own env prefix.
+
+Connection settings are read unprefixed (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URL`) so a
+container gets exactly one of each; a service's own knobs carry its prefix
+(`ENTERPRISE_HTTP_PORT`). A bad value stops the service with a one-line message.
+"""
+
+from typing import Literal, Self
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogFormat = Literal["auto", "json", "console"]
+
+
+class SettingsError(ValueError):
+    """The environment does not describe a runnable service."""
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings: Kafka, MongoDB, HTTP and logging."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(validation_alias="KAFKA_BOOTSTRAP_SERVERS")
+    mongodb_url: str = Field(validation_alias="MONGODB_URL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LOG_LEVEL"
+    )
+    log_format: LogFormat = Field(default="auto", validation_alias="LOG_FORMAT")
+
+    mongodb_database: str
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(ge=1, le=65535)
+    startup_timeout_s: float = Field(default=20.0, gt=0, le=25)
+    consumer_group: str
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_port_list(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"expected host:port[,host:port…], got {value!r}")
+        return value
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _mongo_scheme(cls, value: str) -> str:
+        if not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("expected a mongodb:// or mongodb+srv:// URL")
+        return value
+
+    @classmethod
+    def load(cls) -> Self:
+        """Read the environment, or raise SettingsError naming every bad variable."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            prefix = str(cls.model_config.get("env_prefix", ""))
+            env_names = {
+                name: info.validation_alias
+                if isinstance(info.validation_alias, str)
+                else f"{prefix}{name}".upper()
+                for name, info in cls.model_fields.items()
+            }
+            env_names |= {alias: alias for alias in env_names.values()}
+            problems = []
+            for error in exc.errors():
+                where = str(error["loc"][0]) if error["loc"] else "?"
+                message = "is not set" if error["type"] == "missing" else error["msg"]
+                problems.append(f"{env_names.get(where, where)} {message}")
+            raise SettingsError("; ".join(problems)) from None
