@@ -87,7 +87,7 @@ async def kafka_libs(cache: Path) -> Path:
 
 async def ferretdb_binary(cache: Path) -> Path:
     """The tiny Go program that embeds FerretDB v1.24 (pure-Go SQLite, no cgo)."""
-    sources = [FERRETDB_SRC / name for name in ("go.mod", "go.sum", "main.go")]
+    sources = [FERRETDB_SRC / "go.mod", FERRETDB_SRC / "go.sum", *sorted(FERRETDB_SRC.glob("*.go"))]
     binary = cache / "bin" / f"ferretdb-embedded-{_digest(*sources)}"
     if binary.exists():
         return binary

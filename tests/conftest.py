@@ -1,0 +1,99 @@
+"""Where the tests find Kafka and MongoDB, and fresh ids, topics and databases for each test.
+
+Order (architecture.md): `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URL` from the
+environment; else Kafka and MongoDB containers where a Docker engine answers; else the
+project's local infrastructure (`scripts/infra`), started here and stopped at the end
+if it was not already running.
+"""
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import ExitStack
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from infra.local import Endpoints, down, running, up
+from infra.stack import docker_engine_answers
+from shared.kafka import ensure_topics
+from shared.topics import contract_topics
+from tests.support import Infra
+
+Document = dict[str, object]
+
+
+def _containers(stack: ExitStack) -> Infra:
+    from testcontainers.community.kafka import KafkaContainer
+    from testcontainers.community.mongodb import MongoDbContainer
+
+    kafka = stack.enter_context(KafkaContainer().with_kraft())
+    mongo = stack.enter_context(MongoDbContainer("mongo:8.0"))
+    found = Infra(
+        kafka_bootstrap_servers=kafka.get_bootstrap_server(),
+        mongodb_url=mongo.get_connection_url(),
+        source="testcontainers",
+    )
+    asyncio.run(ensure_topics(found.kafka_bootstrap_servers, contract_topics()))
+    return found
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """The Kafka broker and MongoDB-compatible server every integration test talks to."""
+    kafka, mongodb = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL")
+    if kafka and mongodb:
+        yield Infra(kafka_bootstrap_servers=kafka, mongodb_url=mongodb, source="environment")
+        return
+    if docker_engine_answers():
+        with ExitStack() as stack:
+            yield _containers(stack)
+        return
+    ep = Endpoints.from_environment()
+    we_started = None in running().values()
+    asyncio.run(up(ep))
+    try:
+        yield Infra(
+            kafka_bootstrap_servers=ep.kafka_bootstrap_servers,
+            mongodb_url=ep.mongodb_url,
+            source="scripts/infra",
+        )
+    finally:
+        if we_started:
+            down()
+
+
+@pytest.fixture
+def unique_id() -> Callable[[str], str]:
+    """Ids no other test (or earlier run) uses, so tests run in any order."""
+    return lambda prefix: f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def fresh_topic(infra: Infra, unique_id: Callable[[str], str]) -> Callable[..., Awaitable[str]]:
+    """Create a topic of its own for one test."""
+
+    async def create(prefix: str = "test", partitions: int = 6) -> str:
+        name = unique_id(f"{prefix}.t")
+        await ensure_topics(infra.kafka_bootstrap_servers, [name], partitions=partitions)
+        return name
+
+    return create
+
+
+@pytest.fixture
+async def mongo_db(
+    infra: Infra, unique_id: Callable[[str], str]
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    """A database of its own for one test, dropped afterwards."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        infra.mongodb_url, serverSelectionTimeoutMS=10_000, tz_aware=True
+    )
+    name = unique_id("test").replace("-", "_")
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
