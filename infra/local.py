@@ -7,6 +7,7 @@ the broker and a real Mongo `ping`, not an open port.
 
 import asyncio
 import base64
+import logging
 import os
 import shutil
 import signal
@@ -279,6 +280,8 @@ async def _kafka_ready(bootstrap: str) -> None:
 async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: float) -> None:
     """Both answer for real: a Mongo ping, topics created and a Kafka round trip."""
     deadline = time.monotonic() + timeout_s
+    # each refused connection while the broker boots is "not ready yet", not an error
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     await asyncio.gather(
         _wait_until("ferretdb", ferretdb_pid, lambda: _mongo_ping(ep.mongodb_url), deadline),
         _wait_until("kafka", kafka_pid, lambda: _kafka_ready(ep.kafka_bootstrap_servers), deadline),

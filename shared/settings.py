@@ -5,12 +5,13 @@ container gets exactly one of each; a service's own knobs carry its prefix
 (`ENTERPRISE_HTTP_PORT`). A bad value stops the service with a one-line message.
 """
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["auto", "json", "console"]
+Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class SettingsError(ValueError):
@@ -31,7 +32,7 @@ class ServiceSettings(BaseSettings):
 
     mongodb_database: str
     http_host: str = "127.0.0.1"
-    http_port: int = Field(ge=1, le=65535)
+    http_port: Port
     startup_timeout_s: float = Field(default=20.0, gt=0, le=25)
     consumer_group: str
 

@@ -2,7 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Port, ServiceSettings
 
 
 class EnterpriseSettings(ServiceSettings):
@@ -11,5 +11,5 @@ class EnterpriseSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ENTERPRISE_", extra="ignore", frozen=True)
 
     mongodb_database: str = "enterprise"
-    http_port: int = 8102
+    http_port: Port = 8102
     consumer_group: str = "enterprise"

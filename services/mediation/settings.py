@@ -2,7 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Port, ServiceSettings
 
 
 class MediationSettings(ServiceSettings):
@@ -11,5 +11,5 @@ class MediationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIATION_", extra="ignore", frozen=True)
 
     mongodb_database: str = "mediation"
-    http_port: int = 8101
+    http_port: Port = 8101
     consumer_group: str = "mediation"

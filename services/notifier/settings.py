@@ -2,7 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Port, ServiceSettings
 
 
 class NotifierSettings(ServiceSettings):
@@ -11,5 +11,5 @@ class NotifierSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
 
     mongodb_database: str = "notifier"
-    http_port: int = 8104
+    http_port: Port = 8104
     consumer_group: str = "notifier"

@@ -2,7 +2,7 @@
 
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import Port, ServiceSettings
 
 
 class OutreachSettings(ServiceSettings):
@@ -11,5 +11,5 @@ class OutreachSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="OUTREACH_", extra="ignore", frozen=True)
 
     mongodb_database: str = "outreach"
-    http_port: int = 8103
+    http_port: Port = 8103
     consumer_group: str = "outreach"

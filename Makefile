@@ -1,0 +1,36 @@
+# One command per habit. `make stack` runs everything; `make test` runs the tests.
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: setup stack test lint fmt typecheck check infra-up infra-down infra-status
+
+setup: ## install uv if missing, then exactly the locked dependencies
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv==0.13.8
+	@$(UV) sync --frozen --quiet
+
+stack: setup ## the whole stack with its logs (Docker Compose if an engine answers, else local)
+	$(UV) run --frozen python -m infra stack
+
+test: setup ## every test, against real Kafka and FerretDB (started if none is configured)
+	$(UV) run --frozen pytest
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+fmt: setup
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+typecheck: setup
+	$(UV) run --frozen mypy .
+
+check: lint typecheck test
+
+infra-up: setup
+	scripts/infra up
+
+infra-down: setup
+	scripts/infra down
+
+infra-status: setup
+	scripts/infra status

@@ -1,0 +1,97 @@
+"""Each service, run as a real process: ready against real Kafka and MongoDB, stops on SIGTERM,
+and refuses bad connection settings with one clear line."""
+
+import json
+import signal
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.support import Infra, ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+SERVICES = ["mediation", "enterprise", "outreach", "notifier"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
+    infra: Infra, name: str, unique_id: Callable[[str], str]
+) -> None:
+    database = unique_id(name).replace("-", "_")
+    service = ServiceProcess(name, {**infra.env(), f"{name.upper()}_MONGODB_DATABASE": database})
+    await service.start()
+    try:
+        await service.wait_ready()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+            health = await http.get("/healthz")
+            ready = await http.get("/readyz")
+            asyncapi = await http.get("/docs/asyncapi.json")
+        code = await service.stop(signal.SIGTERM)
+    finally:
+        await service.kill()
+
+    assert health.json() == {"status": "ok"}
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"kafka": True, "mongodb": True, "consumers": True},
+    }
+    assert asyncapi.status_code == 200
+    assert code == 0
+    events = service.events()  # every line is JSON: operators' tools parse them
+    ready_line = next(e for e in events if e["event"] == "service_ready")
+    assert ready_line["service"] == name
+    assert ready_line["database"] == database
+    assert events[-1]["event"] == "service_stopped"
+    assert not any(e["level"] == "error" for e in events)
+
+
+BAD_SETTINGS = {
+    "kafka_refused": ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "KAFKA_BOOTSTRAP_SERVERS"),
+    "kafka_unresolvable": (
+        {"KAFKA_BOOTSTRAP_SERVERS": "kafka.invalid:9092"},
+        "KAFKA_BOOTSTRAP_SERVERS",
+    ),
+    "kafka_malformed": ({"KAFKA_BOOTSTRAP_SERVERS": "not a broker"}, "KAFKA_BOOTSTRAP_SERVERS"),
+    "mongo_refused": ({"MONGODB_URL": "mongodb://127.0.0.1:1/"}, "MONGODB_URL"),
+    "mongo_not_a_url": ({"MONGODB_URL": "http://127.0.0.1:1/"}, "MONGODB_URL"),
+    "mongo_unparseable": ({"MONGODB_URL": "mongodb://a:b:c@@127.0.0.1/"}, "MONGODB_URL"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SETTINGS))
+async def test_bad_connection_settings_exit_within_30s_with_one_line(
+    infra: Infra, case: str
+) -> None:
+    override, names = BAD_SETTINGS[case]
+    service = ServiceProcess("enterprise", {**infra.env(), **override})
+    started = time.monotonic()
+    await service.start()
+    try:
+        code = await service.wait_exit(timeout_s=30)
+    finally:
+        await service.kill()
+    elapsed = time.monotonic() - started
+
+    assert code != 0
+    assert elapsed < 30
+    assert len(service.lines) == 1, service.lines
+    line = json.loads(service.lines[0])
+    assert line["event"] == "startup_failed"
+    assert names in line["reason"]
+    assert "Traceback" not in line["reason"]
+
+
+async def test_missing_topics_are_named_at_start_up(infra: Infra) -> None:
+    """Auto-creation is off, so a broker without the contract's topics is refused clearly."""
+    from services.enterprise.app import SPEC
+    from services.enterprise.settings import EnterpriseSettings
+    from shared.runtime import StartupError, check_kafka
+
+    settings = EnterpriseSettings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, MONGODB_URL=infra.mongodb_url
+    )
+    with pytest.raises(StartupError, match=r"lacks the topics no\.such\.topic"):
+        await check_kafka(settings, [*SPEC.topics, "no.such.topic"])

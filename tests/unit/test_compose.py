@@ -1,0 +1,124 @@
+"""docker-compose.yml cannot run here (no Docker engine), so its promises are checked as data."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_SERVICES = ["mediation", "enterprise", "outreach", "notifier"]
+ONE_SHOT_JOBS = {"topics"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    loaded = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_every_long_running_container_has_a_healthcheck(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == {"kafka", "mongo", *ONE_SHOT_JOBS, *APP_SERVICES}
+    for name, service in services.items():
+        if name in ONE_SHOT_JOBS:
+            assert service["restart"] == "no"
+        else:
+            assert service["healthcheck"]["test"], name
+
+
+def test_every_dependency_waits_for_health_or_completion(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            expected = (
+                "service_completed_successfully"
+                if dependency in ONE_SHOT_JOBS
+                else "service_healthy"
+            )
+            assert rule == {"condition": expected}, f"{name} -> {dependency}"
+    for name in APP_SERVICES:
+        assert set(compose["services"][name]["depends_on"]) == {"kafka", "mongo", "topics"}
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_reaches_only_its_own_database(compose: dict[str, Any], name: str) -> None:
+    env = compose["services"][name]["environment"]
+    url = env["MONGODB_URL"]
+    match = re.fullmatch(r"mongodb://(\w+):\$\{(\w+):\?\}@mongo:27017/(\w+)\?authSource=(\w+)", url)
+    assert match is not None, url
+    assert match.groups() == (name, f"{name.upper()}_DB_PASSWORD", name, name)
+    assert env[f"{name.upper()}_MONGODB_DATABASE"] == name
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    port = env[f"{name.upper()}_HTTP_PORT"]
+    assert f"127.0.0.1:{port}/readyz" in " ".join(compose["services"][name]["healthcheck"]["test"])
+
+
+def test_mongo_users_are_scoped_to_their_database() -> None:
+    script = (ROOT / "deploy" / "mongo-init.js").read_text()
+    assert 'const services = ["mediation", "enterprise", "outreach", "notifier"];' in script
+    assert 'roles: [{ role: "readWrite", db: name }]' in script
+    assert "getSiblingDB(name).createUser" in script
+
+
+def test_secrets_are_required_never_written_down(compose: dict[str, Any]) -> None:
+    mongo_env = compose["services"]["mongo"]["environment"]
+    for key, value in mongo_env.items():
+        assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", value), key
+    example = (ROOT / ".env.example").read_text()
+    assert re.findall(r"^(\w+_PASSWORD)=(.*)$", example, re.M) == [
+        (key, "") for key in re.findall(r"^(\w+_PASSWORD)=", example, re.M)
+    ]
+
+
+def test_kafka_matches_the_local_broker_major_version(compose: dict[str, Any]) -> None:
+    pom = (ROOT / "infra" / "kafka" / "pom.xml").read_text()
+    local = re.search(r"<kafka.version>(\d+)\.", pom)
+    assert local is not None
+    assert compose["services"]["kafka"]["image"].startswith(f"apache/kafka:{local.group(1)}.")
+
+
+def test_dockerfile_runs_as_non_root_from_the_lock_file() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "uv sync --frozen" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+
+
+def _compose_cli() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def test_compose_config_is_valid_and_refuses_missing_secrets(tmp_path: Path) -> None:
+    cli = _compose_cli()
+    if cli is None:
+        pytest.skip("neither docker-compose nor the docker compose plugin is installed")
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        re.sub(
+            r"_PASSWORD=$", "_PASSWORD=test-only", (ROOT / ".env.example").read_text(), flags=re.M
+        )
+    )
+    base = [*cli, "-f", str(ROOT / "docker-compose.yml"), "--env-file"]
+
+    valid = subprocess.run(
+        [*base, str(env_file), "config", "-q"], capture_output=True, text=True, check=False
+    )
+    missing = subprocess.run(
+        [*base, str(ROOT / ".env.example"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert valid.returncode == 0, valid.stderr
+    assert missing.returncode != 0
+    assert "MONGO_ROOT_PASSWORD" in missing.stderr
