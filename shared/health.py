@@ -1,7 +1,8 @@
 """`/healthz` (the process is up) and `/readyz` (Kafka, MongoDB and consumers all answer)."""
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from faststream.asgi import AsgiResponse, get
 from faststream.asgi.response import JSONResponse
@@ -44,3 +45,13 @@ def health_routes(runtime: "Runtime") -> list[tuple[str, ASGIApp]]:
         )
 
     return [("/healthz", healthz), ("/readyz", readyz)]
+
+
+def stats_route(service: str, stats: "Callable[[], Awaitable[dict[str, Any]]]") -> ASGIApp:
+    """`/stats`: the domain counters the station reports."""
+
+    @get(include_in_schema=False)
+    async def stats_handler(scope: Scope) -> AsgiResponse:
+        return JSONResponse({"service": service, **(await stats())})
+
+    return stats_handler

@@ -8,21 +8,31 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import make_asgi_app
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
-from shared.health import health_routes
+from shared.aggregates import AggregateStore
+from shared.clock import Clock, SystemClock
+from shared.consuming import Consumer, RetryPolicy, Router
+from shared.health import health_routes, stats_route
 from shared.logging import configure_logging
+from shared.metrics import PlatformMetrics
+from shared.publishing import OutboxRelay, Publisher
 from shared.settings import ServiceSettings, SettingsError
 
 Document = dict[str, Any]
@@ -35,25 +45,56 @@ class StartupError(RuntimeError):
 
 @dataclass
 class Runtime:
-    """The clients one running service owns."""
+    """The clients and plumbing one running service owns."""
 
     settings: ServiceSettings
     broker: KafkaBroker
     mongo: AsyncMongoClient[Document]
+    producer: AIOKafkaProducer
+    metrics: PlatformMetrics
+    clock: Clock
 
     @property
     def db(self) -> AsyncDatabase[Document]:
         return self.mongo[self.settings.mongodb_database]
 
+    def store(self, collection: str) -> AggregateStore:
+        """An aggregate collection with inbox and outbox (see shared.aggregates)."""
+        return AggregateStore(self.db[collection], clock=self.clock)
+
+
+StatsProvider = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def _no_stats() -> dict[str, Any]:
+    return {}
+
+
+@dataclass
+class Wiring:
+    """What a service plugs into the platform: routers per topic, stores, domain counters."""
+
+    routers: dict[str, Router] = field(default_factory=dict)
+    stores: list[AggregateStore] = field(default_factory=list)
+    stats: StatsProvider = _no_stats
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """What differs between services: name, settings, topics, and what to wire on the broker."""
+    """What differs between services: name, settings, topics, and how to wire the handlers."""
 
     name: str
     settings_type: type[ServiceSettings]
     topics: Sequence[str]
-    wire: Callable[[Runtime], None] = field(default=lambda _runtime: None)
+    wire: Callable[[Runtime], Wiring] = field(default=lambda _runtime: Wiring())
+
+    @property
+    def intake(self) -> str:
+        return f"{self.name}.intake"
+
+    @property
+    def events(self) -> str:
+        return f"{self.name}.events"
 
 
 def redact(url: str) -> str:
@@ -123,6 +164,118 @@ async def connect_mongo(settings: ServiceSettings) -> AsyncMongoClient[Document]
     return client
 
 
+def _subscribe(
+    runtime: Runtime, spec: ServiceSpec, topic: str, router: Router, publisher: Publisher
+) -> None:
+    settings = runtime.settings
+    consumer = Consumer(
+        service=spec.name,
+        topic=topic,
+        own_intake=topic == spec.intake,
+        router=router,
+        publisher=publisher,
+        metrics=runtime.metrics,
+        clock=runtime.clock,
+        retry=RetryPolicy(max_attempts=settings.handler_max_attempts),
+    )
+
+    # FastStream commits after this returns (NACK_ON_ERROR: ack after success, seek back
+    # if cancelled mid-way), and Consumer.handle returns only once effects are durable.
+    @runtime.broker.subscriber(
+        topic,
+        group_id=settings.consumer_group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        title=f"{spec.name}:{topic}",
+    )
+    async def on_record(message: KafkaMessage) -> None:
+        await consumer.handle(message.raw_message)
+
+
+def build_app(
+    spec: ServiceSpec,
+    settings: ServiceSettings,
+    mongo: AsyncMongoClient[Document],
+    *,
+    clock: Clock | None = None,
+) -> AsgiFastStream:
+    """The service as an ASGI app: subscribers, outbox relay, probes, metrics, stats."""
+    metrics = PlatformMetrics()
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=spec.name,
+        logger=logging.getLogger(f"station.{spec.name}.faststream"),
+        middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=spec.name)],
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=f"{spec.name}-producer",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=1,
+    )
+    runtime = Runtime(
+        settings=settings,
+        broker=broker,
+        mongo=mongo,
+        producer=producer,
+        metrics=metrics,
+        clock=clock or SystemClock(),
+    )
+    wiring = spec.wire(runtime)
+    publisher = Publisher(producer, service=spec.name, metrics=metrics)
+    for topic, router in wiring.routers.items():
+        _subscribe(runtime, spec, topic, router, publisher)
+    relay = OutboxRelay(
+        publisher,
+        wiring.stores,
+        topic=spec.events,
+        clock=runtime.clock,
+        interval_s=settings.outbox_relay_interval_s,
+        grace_s=settings.outbox_relay_grace_s,
+    )
+    background: list[asyncio.Task[None]] = []
+
+    async def start_plumbing() -> None:
+        await producer.start()
+        for store in wiring.stores:
+            await store.create_indexes()
+
+    async def start_loops() -> None:
+        background.append(asyncio.create_task(relay.run()))
+        log.info(
+            "service_ready",
+            http=f"http://{settings.http_host}:{settings.http_port}",
+            database=settings.mongodb_database,
+            topics=list(spec.topics),
+            subscribed=list(wiring.routers),
+        )
+
+    async def stop_loops() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    async def stop_plumbing() -> None:
+        await producer.stop()
+
+    return AsgiFastStream(
+        broker,
+        asgi_routes=[
+            *health_routes(runtime),
+            ("/metrics", make_asgi_app(metrics.registry)),
+            ("/stats", stats_route(spec.name, wiring.stats)),
+        ],
+        asyncapi_path="/docs/asyncapi",
+        logger=logging.getLogger(f"station.{spec.name}.app"),
+        on_startup=[start_plumbing],
+        after_startup=[start_loops],
+        on_shutdown=[stop_loops],
+        after_shutdown=[stop_plumbing],
+    )
+
+
 def _exit_quietly(signum: int, _frame: object) -> None:
     # uvicorn re-raises the signal after its graceful shutdown; by then there is nothing
     # left to do, and the default SIGINT handler would print a KeyboardInterrupt traceback.
@@ -140,31 +293,7 @@ async def serve(spec: ServiceSpec, settings: ServiceSettings) -> int:
             await mongo_task.result().close()
         raise group.exceptions[0] from None
     mongo = mongo_task.result()
-    broker = KafkaBroker(
-        settings.kafka_bootstrap_servers,
-        client_id=spec.name,
-        acks="all",
-        enable_idempotence=True,
-        logger=logging.getLogger(f"station.{spec.name}.faststream"),
-    )
-    runtime = Runtime(settings=settings, broker=broker, mongo=mongo)
-    spec.wire(runtime)
-
-    def announce_ready() -> None:
-        log.info(
-            "service_ready",
-            http=f"http://{settings.http_host}:{settings.http_port}",
-            database=settings.mongodb_database,
-            topics=list(spec.topics),
-        )
-
-    app = AsgiFastStream(
-        broker,
-        asgi_routes=health_routes(runtime),
-        asyncapi_path="/docs/asyncapi",
-        logger=logging.getLogger(f"station.{spec.name}.app"),
-        after_startup=[announce_ready],
-    )
+    app = build_app(spec, settings, mongo)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -35,6 +35,11 @@ class ServiceSettings(BaseSettings):
     http_port: Port
     startup_timeout_s: float = Field(default=20.0, gt=0, le=25)
     consumer_group: str
+    # how soon a crashed replica's partitions move to another (broker minimum: 6 s)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
+    handler_max_attempts: int = Field(default=5, ge=1)
+    outbox_relay_interval_s: float = Field(default=2.0, gt=0)
+    outbox_relay_grace_s: float = Field(default=5.0, ge=0)
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -7,11 +7,18 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from shared.envelope import CloudEvent, kafka_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,8 +45,9 @@ def free_port() -> int:
 class ServiceProcess:
     """`python -m services.<name>` as a child process, with its log lines collected."""
 
-    def __init__(self, name: str, env: Mapping[str, str]) -> None:
+    def __init__(self, name: str, env: Mapping[str, str], *, module: str | None = None) -> None:
         self.name = name
+        self.module = module or f"services.{name}"
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -55,7 +63,7 @@ class ServiceProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            f"services.{self.name}",
+            self.module,
             cwd=ROOT,
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
@@ -104,3 +112,95 @@ class ServiceProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
+
+
+def command(
+    command_type: str, subject: str, data: dict[str, object], *, command_id: str | None = None
+) -> "CloudEvent":
+    """A command as an outside sender (the CLI, a test) puts it on an intake topic."""
+    return CloudEvent(
+        id=command_id or uuid.uuid4().hex,
+        source="/intake/tests",
+        type=command_type,
+        subject=subject,
+        time=datetime.now(UTC),
+        data=data,
+    )
+
+
+async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
+    """Send (key, value) pairs in order with acks=all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value, key=key, headers=kafka_headers())
+            for key, value in messages
+        ]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout_s: float = 60.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic from the start, read until `until(records)` holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not until(records):
+                batch = await consumer.getmany(timeout_ms=500)
+                for messages in batch.values():
+                    records.extend(messages)
+    except TimeoutError:
+        raise AssertionError(
+            f"{topic}: condition not met in {timeout_s} s ({len(records)} records)"
+        ) from None
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
+    """Records of `topic` the group has not committed yet."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        if not partitions:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
+            ]
+        ends = await consumer.end_offsets(partitions)
+        return sum(
+            end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()
+        )
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float, what: str) -> None:
+    """Wait for a condition by polling it (never a bare sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s} s: {what}")
+        await asyncio.sleep(0.2)

@@ -1,0 +1,101 @@
+"""CloudEvents 1.0 in structured JSON mode, with the contract's `correlationid`/`causationid`.
+
+Ids of events a service emits are derived from the cause's id and a role (uuid5), so a
+replayed cause yields the same ids and downstream inboxes drop the duplicates.
+"""
+
+import json
+import uuid
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
+CONTENT_TYPE_HEADER: Final = "content-type"
+# Fixed namespace for derived ids: the same (cause id, role) gives the same id everywhere.
+_ID_NAMESPACE: Final = uuid.UUID("6f0e2a4c-93b1-5d3e-8c57-2b1f0d5a9e11")
+
+
+class NotACloudEventError(ValueError):
+    """The bytes are not a CloudEvents 1.0 structured-mode JSON event."""
+
+
+class CloudEvent(BaseModel):
+    """One event or command on the wire; unknown extension attributes are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    subject: str | None = None
+    time: AwareDatetime | None = None
+    datacontenttype: str = "application/json"
+    correlationid: str | None = None
+    causationid: str | None = None
+    data: dict[str, Any] | None = None
+
+    def to_bytes(self) -> bytes:
+        """UTF-8 JSON, absent optional attributes left out."""
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> "CloudEvent":
+        """Parse structured-mode bytes, or raise NotACloudEventError saying why."""
+        try:
+            payload = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise NotACloudEventError(f"not JSON: {exc}") from None
+        if not isinstance(payload, dict):
+            raise NotACloudEventError("not a JSON object")
+        try:
+            return cls.model_validate(payload)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+            raise NotACloudEventError(
+                f"missing or invalid CloudEvents attributes: {fields}"
+            ) from None
+
+    @property
+    def key(self) -> bytes | None:
+        """The Kafka key: the subject (the aggregate id), so one aggregate stays in order."""
+        return self.subject.encode() if self.subject is not None else None
+
+    @property
+    def correlation(self) -> str:
+        """The story this belongs to; a command without one starts its own."""
+        return self.correlationid or self.id
+
+    def caused(
+        self,
+        *,
+        role: str,
+        type: str,
+        source: str,
+        subject: str,
+        data: dict[str, Any],
+        time: datetime,
+    ) -> "CloudEvent":
+        """A new event caused by this one: same correlation, causation = this id, derived id."""
+        return CloudEvent(
+            id=derive_id(self.id, role),
+            source=source,
+            type=type,
+            subject=subject,
+            time=time,
+            correlationid=self.correlation,
+            causationid=self.id,
+            data=data,
+        )
+
+
+def derive_id(cause_id: str, role: str) -> str:
+    """A deterministic id from a cause and a role ("alert", "transfer:ent-02", …)."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"{cause_id}\x1f{role}"))
+
+
+def kafka_headers() -> list[tuple[str, bytes]]:
+    """Headers every structured-mode message carries."""
+    return [(CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())]

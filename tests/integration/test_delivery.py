@@ -1,0 +1,255 @@
+"""The shared delivery machinery, through a small service (tests/platform/ledger.py) run as a
+real process against the real broker and FerretDB."""
+
+import json
+import random
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.envelope import CloudEvent, derive_id
+from shared.kafka import ensure_topics
+from shared.topics import dlq_topic
+from tests.support import (
+    Infra,
+    ServiceProcess,
+    command,
+    consumer_lag,
+    eventually,
+    produce,
+    read_topic,
+)
+
+pytestmark = pytest.mark.integration
+
+LEDGER = "tests.platform.ledger"
+
+
+@dataclass
+class Ledger:
+    infra: Infra
+    name: str
+    database: str
+
+    @property
+    def intake(self) -> str:
+        return f"{self.name}.intake"
+
+    @property
+    def events(self) -> str:
+        return f"{self.name}.events"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **self.infra.env(),
+            "LEDGER_NAME": self.name,
+            "LEDGER_MONGODB_DATABASE": self.database,
+            "LEDGER_CONSUMER_GROUP": self.name,
+            "LEDGER_OUTBOX_RELAY_INTERVAL_S": "0.5",
+            "LEDGER_OUTBOX_RELAY_GRACE_S": "1",
+            "LEDGER_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            **extra,
+        }
+
+    def process(self, **extra: str) -> ServiceProcess:
+        return ServiceProcess("ledger", self.env(**extra), module=LEDGER)
+
+    async def accounts(self) -> dict[str, dict[str, Any]]:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.infra.mongodb_url)
+        try:
+            return {doc["_id"]: doc async for doc in client[self.database]["accounts"].find()}
+        finally:
+            await client.close()
+
+    async def entries_applied(self) -> int:
+        return sum(len(doc["state"]["entries"]) for doc in (await self.accounts()).values())
+
+
+@pytest.fixture
+async def ledger(infra: Infra, unique_id: Callable[[str], str]) -> AsyncIterator[Ledger]:
+    name = unique_id("ledger")
+    topics = [f"{name}.intake", f"{name}.events"]
+    await ensure_topics(infra.kafka_bootstrap_servers, [*topics, *map(dlq_topic, topics)])
+    found = Ledger(infra=infra, name=name, database=name.replace("-", "_"))
+    yield found
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url)
+    await client.drop_database(found.database)
+    await client.close()
+
+
+def entry(n: int, account: str, amount: int, **extra: object) -> CloudEvent:
+    return command(
+        "ledger.record_entry",
+        account,
+        {"entry_id": f"e{n}", "account": account, "amount": amount, **extra},
+        command_id=f"cmd-{n}",
+    )
+
+
+async def test_bad_input_is_dead_lettered_or_rejected_and_good_input_all_processed(
+    ledger: Ledger,
+) -> None:
+    good = [entry(n, f"acct-{n % 7}", n) for n in range(1000)]
+    bad: list[tuple[str, bytes]] = [
+        ("not_a_cloudevent", b"\x00\xffnot json at all"),
+        ("not_a_cloudevent", json.dumps({"hello": "world"}).encode()),
+        ("invalid_data", entry(5000, "acct-x", -3).to_bytes()),
+        ("unknown_command_type", command("ledger.close_account", "acct-1", {}).to_bytes()),
+        ("amount_too_large", entry(5001, "acct-x", 2_000_000).to_bytes()),
+        ("handler_failed", entry(5002, "acct-x", 1, behaviour="always_fails").to_bytes()),
+    ]
+    messages: list[tuple[bytes | None, bytes]] = [(e.key, e.to_bytes()) for e in good]
+    for i, (_reason, raw) in enumerate(bad):
+        messages.insert(150 * (i + 1), (b"acct-x", raw))
+    await produce(ledger.infra.kafka_bootstrap_servers, ledger.intake, messages)
+
+    service = ledger.process(LEDGER_HANDLER_MAX_ATTEMPTS="3")
+    await service.start()
+    try:
+        await eventually(
+            lambda: _equals(ledger.entries_applied(), 1000),
+            timeout_s=120,
+            what="1000 good entries applied",
+        )
+        await eventually(
+            lambda: _equals(
+                consumer_lag(ledger.infra.kafka_bootstrap_servers, ledger.name, ledger.intake), 0
+            ),
+            timeout_s=30,
+            what="consumer lag back to zero",
+        )
+    finally:
+        await service.stop()
+
+    dlq = await read_topic(
+        ledger.infra.kafka_bootstrap_servers, dlq_topic(ledger.intake), until=lambda r: len(r) >= 3
+    )
+    events = await read_topic(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.events,
+        until=lambda r: len({m.key for m in r}) >= 0 and len(r) >= 1003,
+    )
+    by_type = Counter(json.loads(m.value)["type"] for m in events)
+    rejections = [
+        json.loads(m.value)["data"]
+        for m in events
+        if json.loads(m.value)["type"] == f"{ledger.name}.command_rejected"
+    ]
+
+    assert sorted((dict(m.headers)["x-dlq-reason"].decode(), m.value) for m in dlq) == sorted(
+        (reason, raw) for reason, raw in bad if reason in ("not_a_cloudevent", "handler_failed")
+    )
+    for message in dlq:
+        headers = dict(message.headers)
+        assert headers["x-dlq-original-topic"] == ledger.intake.encode()
+        assert int(headers["x-dlq-original-offset"]) >= 0
+        assert headers["x-dlq-error"]
+    assert sorted(r["reason"] for r in rejections) == [
+        "amount_too_large",
+        "invalid_data",
+        "unknown_command_type",
+    ]
+    invalid = next(r for r in rejections if r["reason"] == "invalid_data")
+    assert invalid["command_id"] == "cmd-5000"
+    assert invalid["errors"] == ["amount: Input should be greater than or equal to 0"]
+    assert by_type["ledger.entry_recorded"] == 1000
+    accounts = await ledger.accounts()
+    assert sum(doc["state"]["balance"] for doc in accounts.values()) == sum(range(1000))
+    assert "acct-x" not in accounts, "a bad command changed state"
+    logged = Counter(e["event"] for e in service.events())
+    assert logged["event_received"] == 1000
+    assert logged["dead_lettered"] == 3
+    assert logged["command_rejected"] == 3
+
+
+async def _equals(value: "Any", expected: object) -> bool:
+    return bool(await value == expected)
+
+
+async def test_sigkill_at_random_points_loses_nothing_and_duplicates_no_effect(
+    ledger: Ledger,
+) -> None:
+    total = 2000
+    rng = random.Random(20261128)
+    amounts = {n: rng.randint(1, 500) for n in range(total)}
+    commands = [entry(n, f"acct-{n % 25}", amounts[n]) for n in range(total)]
+    await produce(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.intake,
+        [(c.key, c.to_bytes()) for c in commands],
+    )
+
+    kills = 0
+    while await ledger.entries_applied() < total:
+        service = ledger.process()
+        await service.start()
+        await service.wait_ready()
+        # let it run a random while, then kill it wherever it is
+        before = await ledger.entries_applied()
+        await eventually(
+            _progress(ledger, before + rng.randint(50, 400), total),
+            timeout_s=60,
+            what="progress before the kill",
+        )
+        if await ledger.entries_applied() >= total:
+            await service.stop()
+            break
+        await service.kill()
+        kills += 1
+    final = ledger.process()
+    await final.start()
+    await final.wait_ready()
+    try:
+        await eventually(
+            lambda: _equals(
+                consumer_lag(ledger.infra.kafka_bootstrap_servers, ledger.name, ledger.intake), 0
+            ),
+            timeout_s=60,
+            what="lag zero",
+        )
+        events = await read_topic(
+            ledger.infra.kafka_bootstrap_servers,
+            ledger.events,
+            until=lambda r: (
+                len({m.key + b"/" + json.loads(m.value)["id"].encode() for m in r if m.key})
+                >= total
+            ),
+            timeout_s=60,
+        )
+    finally:
+        await final.stop()
+
+    accounts = await ledger.accounts()
+    applied = [e for doc in accounts.values() for e in doc["state"]["entries"]]
+    assert kills >= 3, "the test should have killed the service several times"
+    assert len(applied) == total
+    assert len(set(applied)) == total, "an effect was applied twice"
+    assert sum(doc["state"]["balance"] for doc in accounts.values()) == sum(amounts.values())
+    assert all(doc["outbox"] == [] for doc in accounts.values())
+    ids = [json.loads(m.value)["id"] for m in events]
+    assert set(ids) == {derive_id(c.id, "recorded") for c in commands}
+    print(f"kills={kills} events_published={len(ids)} distinct={len(set(ids))}")
+
+
+def _progress(ledger: Ledger, target: int, total: int) -> "Callable[[], Any]":
+    async def check() -> bool:
+        return await ledger.entries_applied() >= min(target, total)
+
+    return check
+
+
+async def test_sigterm_stops_after_the_current_record(ledger: Ledger) -> None:
+    await produce(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.intake,
+        [(c.key, c.to_bytes()) for c in (entry(n, "acct-1", 1) for n in range(50))],
+    )
+    service = ledger.process()
+    await service.start()
+    await eventually(lambda: _equals(ledger.entries_applied(), 50), timeout_s=60, what="50")
+    assert await service.stop(signal.SIGTERM) == 0
