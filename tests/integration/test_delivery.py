@@ -1,17 +1,22 @@
 """The shared delivery machinery, through a small service (tests/platform/ledger.py) run as a
 real process against the real broker and FerretDB."""
 
+import asyncio
 import json
 import random
 import signal
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
+from infra.artifacts import cache_dir, ferretdb_binary
 from shared.envelope import CloudEvent, derive_id
 from shared.kafka import ensure_topics
 from shared.topics import dlq_topic
@@ -21,6 +26,7 @@ from tests.support import (
     command,
     consumer_lag,
     eventually,
+    free_port,
     produce,
     read_topic,
 )
@@ -253,3 +259,156 @@ async def test_sigterm_stops_after_the_current_record(ledger: Ledger) -> None:
     await service.start()
     await eventually(lambda: _equals(ledger.entries_applied(), 50), timeout_s=60, what="50")
     assert await service.stop(signal.SIGTERM) == 0
+
+
+@pytest.fixture
+async def private_ferretdb(tmp_path: Path) -> AsyncIterator["PrivateFerretDB"]:
+    """A FerretDB of this test's own, so stopping it disturbs no other test."""
+    binary = await ferretdb_binary(cache_dir())
+    server = PrivateFerretDB(binary, tmp_path / "ferretdb", free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class PrivateFerretDB:
+    def __init__(self, binary: Path, data: Path, port: int) -> None:
+        self.binary, self.data, self.port = binary, data, port
+        self.proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/"
+
+    async def start(self) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            str(self.binary),
+            "-listen",
+            f"127.0.0.1:{self.port}",
+            "-data",
+            str(self.data),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+
+        async def answers() -> bool:
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+                self.url, serverSelectionTimeoutMS=500
+            )
+            try:
+                await client.admin.command("ping")
+            except PyMongoError:
+                return False
+            finally:
+                await client.close()
+            return True
+
+        await eventually(answers, timeout_s=30, what="private FerretDB answers")
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+async def test_ferretdb_down_for_ten_seconds_loses_nothing_and_dead_letters_nothing(
+    ledger: Ledger,
+    private_ferretdb: PrivateFerretDB,
+) -> None:
+    total = 600
+    ledger.infra = Infra(ledger.infra.kafka_bootstrap_servers, private_ferretdb.url, "private")
+    commands = [entry(n, f"acct-{n % 10}", n) for n in range(total)]
+    await produce(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.intake,
+        [(c.key, c.to_bytes()) for c in commands],
+    )
+    service = ledger.process()
+    await service.start()
+    try:
+        await eventually(_progress(ledger, 100, total), timeout_s=60, what="100 applied")
+        await private_ferretdb.stop()
+        outage_started = time.monotonic()
+        # the scenario itself: the database stays away for ten seconds
+        await asyncio.sleep(10)
+        await private_ferretdb.start()
+        outage_s = time.monotonic() - outage_started
+        await eventually(_progress(ledger, total, total), timeout_s=120, what="all applied")
+        await eventually(
+            lambda: _equals(
+                consumer_lag(ledger.infra.kafka_bootstrap_servers, ledger.name, ledger.intake), 0
+            ),
+            timeout_s=30,
+            what="lag zero",
+        )
+        assert await service.stop() == 0
+    finally:
+        await service.kill()
+
+    accounts = await ledger.accounts()
+    applied = [e for doc in accounts.values() for e in doc["state"]["entries"]]
+    assert sorted(applied) == sorted(f"e{n}" for n in range(total))
+    logged = Counter(e["event"] for e in service.events())
+    assert logged["dead_lettered"] == 0
+    assert logged["event_received"] >= total - 100
+    events = await read_topic(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.events,
+        until=lambda r: len({m.value for m in r}) >= total,
+        timeout_s=60,
+    )
+    assert {json.loads(m.value)["id"] for m in events} == {
+        derive_id(c.id, "recorded") for c in commands
+    }
+    print(f"outage={outage_s:.1f}s transient_failures={logged['transient_failure']}")
+
+
+async def test_two_replicas_with_rebalances_mid_run_apply_each_effect_once(
+    ledger: Ledger,
+) -> None:
+    total = 1500
+    commands = [entry(n, f"acct-{n % 30}", n) for n in range(total)]
+    await produce(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.intake,
+        [(c.key, c.to_bytes()) for c in commands],
+    )
+    first, second = ledger.process(), ledger.process()
+    await first.start()
+    try:
+        await eventually(_progress(ledger, 200, total), timeout_s=60, what="200 by one replica")
+        await second.start()  # joins the group: partitions are rebalanced mid-run
+        await second.wait_ready()
+        await eventually(_progress(ledger, 800, total), timeout_s=120, what="800 applied")
+        await first.kill()  # its partitions move to the survivor after the session timeout
+        await eventually(_progress(ledger, total, total), timeout_s=120, what="all applied")
+        await eventually(
+            lambda: _equals(
+                consumer_lag(ledger.infra.kafka_bootstrap_servers, ledger.name, ledger.intake), 0
+            ),
+            timeout_s=30,
+            what="lag zero",
+        )
+        assert await second.stop() == 0
+    finally:
+        await first.kill()
+        await second.kill()
+
+    accounts = await ledger.accounts()
+    applied = [e for doc in accounts.values() for e in doc["state"]["entries"]]
+    assert len(applied) == total
+    assert set(applied) == {f"e{n}" for n in range(total)}
+    handled_by = [
+        Counter(e["event"] for e in p.events())["event_received"] for p in (first, second)
+    ]
+    assert all(count > 0 for count in handled_by), handled_by
+    events = await read_topic(
+        ledger.infra.kafka_bootstrap_servers,
+        ledger.events,
+        until=lambda r: len({m.value for m in r}) >= total,
+        timeout_s=60,
+    )
+    assert {json.loads(m.value)["id"] for m in events} == {
+        derive_id(c.id, "recorded") for c in commands
+    }
+    print(f"handled_by={handled_by}")
