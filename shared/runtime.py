@@ -8,6 +8,7 @@ import asyncio
 import logging
 import signal
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,12 +29,14 @@ from pymongo.errors import PyMongoError
 
 from shared.aggregates import AggregateStore
 from shared.clock import Clock, SystemClock
-from shared.consuming import Consumer, RetryPolicy, Router
+from shared.consuming import Consumer, Rejected, RetryPolicy, Router
+from shared.envelope import CloudEvent
 from shared.health import health_routes, stats_route
 from shared.logging import configure_logging
 from shared.metrics import PlatformMetrics
 from shared.publishing import OutboxRelay, Publisher
 from shared.settings import ServiceSettings, SettingsError
+from shared.timers import Timers
 
 Document = dict[str, Any]
 log = structlog.get_logger("station.runtime")
@@ -53,6 +56,7 @@ class Runtime:
     producer: AIOKafkaProducer
     metrics: PlatformMetrics
     clock: Clock
+    timers: Timers
 
     @property
     def db(self) -> AsyncDatabase[Document]:
@@ -75,6 +79,7 @@ class Wiring:
     """What a service plugs into the platform: routers per topic, stores, domain counters."""
 
     routers: dict[str, Router] = field(default_factory=dict)
+    timer_router: Router | None = None
     stores: list[AggregateStore] = field(default_factory=list)
     stats: StatsProvider = _no_stats
 
@@ -215,13 +220,23 @@ def build_app(
         enable_idempotence=True,
         linger_ms=1,
     )
+    clock = clock or SystemClock()
+    timers = Timers(
+        mongo[settings.mongodb_database]["timers"],
+        service=spec.name,
+        clock=clock,
+        owner=f"{spec.name}-{uuid.uuid4().hex[:8]}",
+        lease_s=settings.timer_lease_s,
+        max_attempts=settings.handler_max_attempts,
+    )
     runtime = Runtime(
         settings=settings,
         broker=broker,
         mongo=mongo,
         producer=producer,
         metrics=metrics,
-        clock=clock or SystemClock(),
+        clock=clock,
+        timers=timers,
     )
     wiring = spec.wire(runtime)
     publisher = Publisher(producer, service=spec.name, metrics=metrics)
@@ -239,11 +254,15 @@ def build_app(
 
     async def start_plumbing() -> None:
         await producer.start()
+        await timers.create_indexes()
         for store in wiring.stores:
             await store.create_indexes()
 
     async def start_loops() -> None:
         background.append(asyncio.create_task(relay.run()))
+        if wiring.timer_router is not None:
+            deliver = timer_delivery(wiring.timer_router, publisher, spec.events)
+            background.append(asyncio.create_task(timers.run(deliver, settings.timer_interval_s)))
         log.info(
             "service_ready",
             http=f"http://{settings.http_host}:{settings.http_port}",
@@ -274,6 +293,25 @@ def build_app(
         on_shutdown=[stop_loops],
         after_shutdown=[stop_plumbing],
     )
+
+
+def timer_delivery(
+    router: Router, publisher: Publisher, events_topic: str
+) -> Callable[[CloudEvent], Awaitable[None]]:
+    """Hand a fired timer's event to its handler and publish what it emitted."""
+
+    async def deliver(event: CloudEvent) -> None:
+        route = router.routes[event.type]
+        try:
+            applied = await route.handler(route.model.model_validate(event.data or {}), event)
+        except Rejected as refusal:
+            log.info(
+                "timer_moot", reason=refusal.reason, event_type=event.type, subject=event.subject
+            )
+            return
+        await publisher.publish_applied(events_topic, applied)
+
+    return deliver
 
 
 def _exit_quietly(signum: int, _frame: object) -> None:

@@ -38,6 +38,8 @@ class ServiceSettings(BaseSettings):
     # how soon a crashed replica's partitions move to another (broker minimum: 6 s)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     handler_max_attempts: int = Field(default=5, ge=1)
+    timer_interval_s: float = Field(default=1.0, gt=0)
+    timer_lease_s: float = Field(default=30.0, gt=0)
     outbox_relay_interval_s: float = Field(default=2.0, gt=0)
     outbox_relay_grace_s: float = Field(default=5.0, ge=0)
 

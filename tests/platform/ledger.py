@@ -6,6 +6,7 @@ One aggregate per account; `ledger.record_entry` adds an amount and emits
 """
 
 import os
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -13,7 +14,7 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.aggregates import Applied, Change
 from shared.consuming import Rejected, Router
-from shared.envelope import CloudEvent
+from shared.envelope import CloudEvent, derive_id
 from shared.runtime import Runtime, ServiceSpec, Wiring, run_service
 from shared.settings import Port, ServiceSettings
 
@@ -33,6 +34,17 @@ class RecordEntry(BaseModel):
     account: str
     amount: int = Field(ge=0)
     behaviour: Literal["normal", "always_fails"] = "normal"
+
+
+class ScheduleReminder(BaseModel):
+    reminder_id: str
+    account: str
+    due_in_s: float = Field(ge=0)
+
+
+class ReminderDue(BaseModel):
+    reminder_id: str
+    account: str
 
 
 def wire_ledger(name: str) -> "Any":
@@ -67,10 +79,56 @@ def wire_ledger(name: str) -> "Any":
 
             return [await store.apply(cmd.account, event, decide)]
 
+        @router.on("ledger.schedule_reminder", ScheduleReminder)
+        async def schedule_reminder(cmd: ScheduleReminder, event: CloudEvent) -> list[Applied]:
+            # timer first, state second: a replay finds the timer there (idempotent upsert)
+            await runtime.timers.schedule(
+                derive_id(event.id, "reminder"),
+                event_type="ledger.reminder_due",
+                subject=cmd.account,
+                correlation_id=event.correlation,
+                due_at=runtime.clock.now() + timedelta(seconds=cmd.due_in_s),
+                data={"reminder_id": cmd.reminder_id, "account": cmd.account},
+            )
+
+            def decide(state: dict[str, Any] | None) -> Change:
+                state = state or {"balance": 0, "entries": []}
+                return Change(
+                    state={**state, "reminders": [*state.get("reminders", []), cmd.reminder_id]}
+                )
+
+            return [await store.apply(cmd.account, event, decide)]
+
+        timer_router = Router()
+
+        @timer_router.on("ledger.reminder_due", ReminderDue)
+        async def reminder_due(due: ReminderDue, event: CloudEvent) -> list[Applied]:
+            def decide(state: dict[str, Any] | None) -> Change:
+                state = state or {"balance": 0, "entries": []}
+                fired = event.caused(
+                    role="fired",
+                    type="ledger.reminder_fired",
+                    source=f"/services/{name}",
+                    subject=due.account,
+                    time=runtime.clock.now(),
+                    data=due.model_dump(),
+                )
+                return Change(
+                    state={**state, "fired": [*state.get("fired", []), due.reminder_id]},
+                    events=[fired],
+                )
+
+            return [await store.apply(due.account, event, decide)]
+
         async def stats() -> dict[str, Any]:
             return {"accounts": await store.collection.count_documents({})}
 
-        return Wiring(routers={f"{name}.intake": router}, stores=[store], stats=stats)
+        return Wiring(
+            routers={f"{name}.intake": router},
+            stores=[store],
+            stats=stats,
+            timer_router=timer_router,
+        )
 
     return wire
 

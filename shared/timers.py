@@ -1,0 +1,162 @@
+"""Durable timers: stored in MongoDB, fired by a loop that claims each one atomically.
+
+A claim is one conditional `find_one_and_update` (pending and due → claimed by me until
+a lease ends), so with several replicas each timer is claimed by one. A replica that dies
+holding a claim loses it when the lease ends, and another fires the timer; handlers are
+idempotent through the aggregate inbox (a fired timer's event id is derived from its id).
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.clock import Clock
+from shared.envelope import CloudEvent, derive_id
+
+Document = dict[str, Any]
+log = structlog.get_logger("station.timers")
+
+
+class Timers:
+    """Schedule, cancel and claim timers of one service."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection[Document],
+        *,
+        service: str,
+        clock: Clock,
+        owner: str,
+        lease_s: float = 30.0,
+        max_attempts: int = 5,
+    ) -> None:
+        self.collection = collection
+        self.service = service
+        self.clock = clock
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_s)
+        self.max_attempts = max_attempts
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_index([("state", ASCENDING), ("due_at", ASCENDING)])
+
+    async def schedule(
+        self,
+        timer_id: str,
+        *,
+        event_type: str,
+        subject: str,
+        due_at: datetime,
+        data: dict[str, Any],
+        correlation_id: str | None = None,
+    ) -> None:
+        """Create the timer unless it exists (idempotent: replays schedule nothing new)."""
+        await self.collection.update_one(
+            {"_id": timer_id},
+            {
+                "$setOnInsert": {
+                    "event_type": event_type,
+                    "subject": subject,
+                    "due_at": due_at,
+                    "data": data,
+                    "correlation_id": correlation_id,
+                    "state": "pending",
+                    "attempts": 0,
+                }
+            },
+            upsert=True,
+        )
+
+    async def cancel(self, timer_id: str) -> bool:
+        """Cancel a timer that has not fired; True if it was pending."""
+        result = await self.collection.update_one(
+            {"_id": timer_id, "state": "pending"}, {"$set": {"state": "cancelled"}}
+        )
+        return result.modified_count == 1
+
+    async def claim_due(self) -> Document | None:
+        """Take one due timer (or one whose claimer's lease ran out), or None."""
+        now = self.clock.now()
+        claim = {
+            "$set": {"state": "claimed", "owner": self.owner, "lease_until": now + self.lease},
+            "$inc": {"attempts": 1},
+        }
+        for condition in (
+            {"state": "pending", "due_at": {"$lte": now}},
+            {"state": "claimed", "lease_until": {"$lt": now}},
+        ):
+            doc = await self.collection.find_one_and_update(
+                condition,
+                claim,
+                sort=[("due_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                return doc
+        return None
+
+    async def finish(self, timer_id: str, state: str, *, retry_in_s: float = 0.0) -> None:
+        now = self.clock.now()
+        update: Document = {"state": state, "finished_at": now}
+        if state == "pending":
+            update["due_at"] = now + timedelta(seconds=retry_in_s)
+        await self.collection.update_one(
+            {"_id": timer_id, "owner": self.owner, "state": "claimed"}, {"$set": update}
+        )
+
+    def as_event(self, doc: Document) -> CloudEvent:
+        """The CloudEvent a fired timer delivers to its handler."""
+        return CloudEvent(
+            id=derive_id(doc["_id"], "fired"),
+            source=f"/services/{self.service}/timers",
+            type=doc["event_type"],
+            subject=doc["subject"],
+            time=self.clock.now(),
+            correlationid=doc.get("correlation_id"),
+            causationid=doc["_id"],
+            data=doc["data"],
+        )
+
+    async def fire_due(self, deliver: Callable[[CloudEvent], Awaitable[None]]) -> int:
+        """Fire every due timer once; return how many fired."""
+        fired = 0
+        while (doc := await self.claim_due()) is not None:
+            event = self.as_event(doc)
+            try:
+                await deliver(event)
+            except Exception as exc:  # noqa: BLE001 - the lease lets a later pass retry
+                state = "failed" if doc["attempts"] >= self.max_attempts else "pending"
+                log.warning(
+                    "timer_failed",
+                    timer_id=doc["_id"],
+                    attempt=doc["attempts"],
+                    state=state,
+                    error=f"{type(exc).__name__}: {exc}"[:500],
+                )
+                await self.finish(doc["_id"], state, retry_in_s=2.0 ** doc["attempts"])
+                continue
+            await self.finish(doc["_id"], "fired")
+            log.info(
+                "timer_fired",
+                timer_id=doc["_id"],
+                event_type=event.type,
+                subject=event.subject,
+                owner=self.owner,
+            )
+            fired += 1
+        return fired
+
+    async def run(
+        self, deliver: Callable[[CloudEvent], Awaitable[None]], interval_s: float
+    ) -> None:
+        while True:
+            try:
+                await self.fire_due(deliver)
+            except Exception as exc:  # noqa: BLE001 - MongoDB away: the next tick tries again
+                log.warning("timer_loop_failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            await asyncio.sleep(interval_s)
