@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
@@ -249,16 +250,41 @@ def _progress(ledger: Ledger, target: int, total: int) -> "Callable[[], Any]":
     return check
 
 
-async def test_sigterm_stops_after_the_current_record(ledger: Ledger) -> None:
+async def test_metrics_stats_and_a_clean_sigterm(ledger: Ledger) -> None:
     await produce(
         ledger.infra.kafka_bootstrap_servers,
         ledger.intake,
-        [(c.key, c.to_bytes()) for c in (entry(n, "acct-1", 1) for n in range(50))],
+        [(c.key, c.to_bytes()) for c in (entry(n, f"acct-{n % 2}", 1) for n in range(50))],
     )
     service = ledger.process()
     await service.start()
     await eventually(lambda: _equals(ledger.entries_applied(), 50), timeout_s=60, what="50")
+    await service.wait_ready()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+        metrics = (await http.get("/metrics")).text
+        stats = (await http.get("/stats")).json()
+
     assert await service.stop(signal.SIGTERM) == 0
+    assert (
+        f'station_events_received_total{{service="{ledger.name}",type="ledger.record_entry"}} 50.0'
+    ) in metrics
+    assert (
+        f'station_events_emitted_total{{service="{ledger.name}",type="ledger.entry_recorded"}} 50.0'
+    ) in metrics
+    assert "faststream_received_messages_total" in metrics
+    assert f'station_outbox_backlog{{service="{ledger.name}"}} 0.0' in metrics
+    assert stats == {"service": ledger.name, "accounts": 2}
+    received = [e for e in service.events() if e["event"] == "event_received"]
+    assert len(received) == 50
+    assert set(received[0]) >= {
+        "service",
+        "event_id",
+        "event_type",
+        "subject",
+        "correlation_id",
+        "causation_id",
+        "latency_ms",
+    }
 
 
 @pytest.fixture
