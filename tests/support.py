@@ -188,6 +188,8 @@ async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
             partitions = [
                 TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
             ]
+        if not partitions:
+            raise AssertionError(f"{topic} has no partitions in the broker's metadata")
         ends = await consumer.end_offsets(partitions)
         return sum(
             end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()

@@ -1,0 +1,152 @@
+"""Benchmark: raw Kafka relay, raw MongoDB updates, and the platform doing both per event.
+
+    uv run python -m bench.platform [--events 2000]
+
+Needs KAFKA_BOOTSTRAP_SERVERS and MONGODB_URL (e.g. `eval "$(scripts/infra env)"`).
+Prints events/s and p50/p99 latency of each, and the platform's throughput as a share of
+the slower raw one. The platform run is the ledger test service as a separate process:
+one aggregate update (inbox + outbox in one compare-and-set) and one event per command.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from shared.kafka import ensure_topics
+from shared.topics import dlq_topic
+from tests.support import ServiceProcess, command, eventually, produce
+
+
+def _report(name: str, count: int, seconds: float, latencies_ms: list[float]) -> float:
+    rate = count / seconds
+    q = statistics.quantiles(latencies_ms, n=100)
+    print(
+        f"{name:<34} {rate:8.0f} events/s   p50 {q[49]:7.2f} ms   p99 {q[98]:7.2f} ms"
+        f"   ({count} in {seconds:.1f} s)"
+    )
+    return rate
+
+
+async def raw_kafka_relay(bootstrap: str, events: int) -> float:
+    source, sink = f"bench.{uuid.uuid4().hex[:8]}.in", f"bench.{uuid.uuid4().hex[:8]}.out"
+    await ensure_topics(bootstrap, [source, sink])
+    await produce(bootstrap, source, [(f"k{n % 50}".encode(), b"x" * 300) for n in range(events)])
+    consumer = AIOKafkaConsumer(
+        source,
+        bootstrap_servers=bootstrap,
+        group_id=source,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
+    )
+    await consumer.start()
+    await producer.start()
+    latencies: list[float] = []
+    try:
+        started = 0.0
+        for n in range(events):
+            record = await consumer.getone()
+            if n == 0:  # the clock starts once the group is joined and records flow
+                started = time.perf_counter()
+            t0 = time.perf_counter()
+            await producer.send_and_wait(sink, record.value, key=record.key)
+            await consumer.commit()  # per record, as the platform does
+            latencies.append((time.perf_counter() - t0) * 1000)
+        elapsed = time.perf_counter() - started
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return _report("raw aiokafka consume+produce+commit", events, elapsed, latencies)
+
+
+async def raw_mongo_updates(url: str, events: int) -> float:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
+    db = client[f"bench_{uuid.uuid4().hex[:8]}"]
+    try:
+        await db.docs.insert_many([{"_id": f"a{n}", "version": 0} for n in range(50)])
+        latencies: list[float] = []
+        started = time.perf_counter()
+        for n in range(events):
+            t0 = time.perf_counter()
+            await db.docs.update_one({"_id": f"a{n % 50}"}, {"$inc": {"version": 1}})
+            latencies.append((time.perf_counter() - t0) * 1000)
+        elapsed = time.perf_counter() - started
+    finally:
+        await client.drop_database(db.name)
+        await client.close()
+    return _report("raw single-document update_one", events, elapsed, latencies)
+
+
+async def platform_handler(bootstrap: str, url: str, events: int) -> float:
+    name = f"ledger-bench-{uuid.uuid4().hex[:8]}"
+    topics = [f"{name}.intake", f"{name}.events"]
+    await ensure_topics(bootstrap, [*topics, *map(dlq_topic, topics)])
+    commands = [
+        command(
+            "ledger.record_entry",
+            f"acct-{n % 50}",
+            {"entry_id": f"e{n}", "account": f"acct-{n % 50}", "amount": 1},
+        )
+        for n in range(events)
+    ]
+    await produce(bootstrap, topics[0], [(c.key, c.to_bytes()) for c in commands])
+    database = name.replace("-", "_")
+    service = ServiceProcess(
+        "ledger",
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "MONGODB_URL": url,
+            "LEDGER_NAME": name,
+            "LEDGER_MONGODB_DATABASE": database,
+            "LEDGER_CONSUMER_GROUP": name,
+        },
+        module="tests.platform.ledger",
+    )
+    await service.start()
+    try:
+
+        async def drained() -> bool:
+            return sum('"event_received"' in line for line in service.lines) >= events
+
+        await eventually(drained, timeout_s=600, what="every command handled")
+        await service.stop()
+    finally:
+        await service.kill()
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
+        await client.drop_database(database)
+        await client.close()
+    received = [e for e in service.events() if e["event"] == "event_received"]
+    if not received:
+        raise RuntimeError(f"the platform run handled nothing: {service.lines[-5:]}")
+    stamps = [
+        time.mktime(time.strptime(str(e["timestamp"])[:19], "%Y-%m-%dT%H:%M:%S"))
+        + float("0." + str(e["timestamp"])[20:26])
+        for e in received
+    ]
+    elapsed = max(stamps) - min(stamps)
+    latencies = [float(str(e["latency_ms"])) for e in received]
+    return _report("platform: 1 update + 1 event", len(received), elapsed, latencies)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2000)
+    args = parser.parse_args()
+    bootstrap, url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["MONGODB_URL"]
+    kafka = await raw_kafka_relay(bootstrap, args.events)
+    mongo = await raw_mongo_updates(url, args.events)
+    platform = await platform_handler(bootstrap, url, args.events)
+    print(json.dumps({"platform_vs_slower_raw": round(platform / min(kafka, mongo), 3)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
