@@ -182,12 +182,8 @@ async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
-            ]
+        [described] = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
         if not partitions:
             raise AssertionError(f"{topic} has no partitions in the broker's metadata")
         ends = await consumer.end_offsets(partitions)
@@ -200,9 +196,15 @@ async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float, what: str) -> None:
-    """Wait for a condition by polling it (never a bare sleep)."""
+    """Wait for a condition by polling it (never a bare sleep); a probe that raises is retried."""
     deadline = time.monotonic() + timeout_s
-    while not await check():
+    last_error: Exception | None = None
+    while True:
+        try:
+            if await check():
+                return
+        except Exception as exc:  # noqa: BLE001 - e.g. the group coordinator still loading
+            last_error = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s} s: {what}")
+            raise AssertionError(f"not within {timeout_s} s: {what} (last error: {last_error!r})")
         await asyncio.sleep(0.2)
