@@ -93,8 +93,8 @@ async def platform_handler(bootstrap: str, url: str, events: int) -> float:
     commands = [
         command(
             "ledger.record_entry",
-            f"acct-{n % 50}",
-            {"entry_id": f"e{n}", "account": f"acct-{n % 50}", "amount": 1},
+            f"acct-{n % 500}",
+            {"entry_id": f"e{n}", "account": f"acct-{n % 500}", "amount": 1},
         )
         for n in range(events)
     ]

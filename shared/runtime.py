@@ -211,6 +211,8 @@ def build_app(
         settings.kafka_bootstrap_servers,
         client_id=spec.name,
         logger=logging.getLogger(f"station.{spec.name}.faststream"),
+        # its per-message "Received"/"Processed" lines repeat our event_received line
+        log_level=logging.DEBUG,
         middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=spec.name)],
     )
     producer = AIOKafkaProducer(
