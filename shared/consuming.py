@@ -130,33 +130,29 @@ class Consumer:
             except Exception as exc:  # noqa: BLE001 - classified below: retry or dead-letter
                 if is_transient(exc):
                     transient += 1
-                    self.metrics.retries.labels(self.service, "transient").inc()
-                    log.warning(
-                        "transient_failure",
-                        topic=record.topic,
-                        offset=record.offset,
-                        partition=record.partition,
-                        attempt=transient,
-                        error=f"{type(exc).__name__}: {exc}"[:500],
-                    )
-                    await asyncio.sleep(self.retry.backoff(transient))
+                    await self._retry_later("transient", record, transient, exc)
                     continue
                 failures += 1
                 if failures >= self.retry.max_attempts:
                     await self._dead_letter_failing(record, exc)
                     return
-                self.metrics.retries.labels(self.service, "handler").inc()
-                log.warning(
-                    "handler_failed",
-                    topic=record.topic,
-                    offset=record.offset,
-                    partition=record.partition,
-                    attempt=failures,
-                    error=f"{type(exc).__name__}: {exc}"[:500],
-                )
-                await asyncio.sleep(self.retry.backoff(failures))
+                await self._retry_later("handler", record, failures, exc)
             else:
                 return
+
+    async def _retry_later(
+        self, kind: str, record: ConsumerRecord[bytes, bytes], attempt: int, exc: Exception
+    ) -> None:
+        self.metrics.retries.labels(self.service, kind).inc()
+        log.warning(
+            "transient_failure" if kind == "transient" else "handler_failed",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempt=attempt,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+        )
+        await asyncio.sleep(self.retry.backoff(attempt))
 
     async def _dead_letter_failing(
         self, record: ConsumerRecord[bytes, bytes], exc: Exception

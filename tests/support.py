@@ -105,7 +105,8 @@ class ServiceProcess:
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 15.0) -> int:
         assert self.proc is not None
-        self.proc.send_signal(sig)
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
         return await self.wait_exit(timeout_s)
 
     async def kill(self) -> None:

@@ -45,7 +45,8 @@ async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
     assert ready_line["service"] == name
     assert ready_line["database"] == database
     assert events[-1]["event"] == "service_stopped"
-    assert not any(e["level"] == "error" for e in events)
+    errors = [e for e in events if e["level"] == "error"]
+    assert errors == []
 
 
 BAD_SETTINGS = {
@@ -88,7 +89,7 @@ async def test_missing_topics_are_named_at_start_up(infra: Infra) -> None:
     """Auto-creation is off, so a broker without the contract's topics is refused clearly."""
     from services.enterprise.app import SPEC
     from services.enterprise.settings import EnterpriseSettings
-    from shared.runtime import StartupError, check_kafka
+    from shared.startup import StartupError, check_kafka
 
     settings = EnterpriseSettings(
         KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, MONGODB_URL=infra.mongodb_url

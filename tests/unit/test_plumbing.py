@@ -4,7 +4,7 @@ import re
 
 from infra.local import _cluster_id
 from shared.logging import mask_personal_numbers
-from shared.runtime import redact
+from shared.startup import redact
 from shared.topics import contract_topics, dlq_topic
 
 

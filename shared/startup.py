@@ -1,0 +1,85 @@
+"""Start-up checks: Kafka and MongoDB answer, or the service stops with one clear line."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+
+from shared.settings import ServiceSettings
+
+Document = dict[str, Any]
+
+
+class StartupError(RuntimeError):
+    """Kafka or MongoDB cannot be used; the message is one line for the operator."""
+
+
+def redact(url: str) -> str:
+    """A MongoDB URL without its password, fit for a log line."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
+    """The brokers answer and every topic the service uses exists (auto-creation is off)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        request_timeout_ms=int(settings.startup_timeout_s * 1000),
+    )
+    # aiokafka logs each failed connection attempt; the operator gets one line, ours
+    aiokafka_log = logging.getLogger("aiokafka")
+    level = aiokafka_log.level
+    aiokafka_log.setLevel(logging.CRITICAL)
+    try:
+        async with asyncio.timeout(settings.startup_timeout_s):
+            await admin.start()
+            existing = set(await admin.list_topics())
+    except Exception as exc:  # noqa: BLE001 - aiokafka raises many kinds; all mean "unusable"
+        reason = str(exc) or f"no answer within {settings.startup_timeout_s:.0f} s"
+        raise StartupError(
+            f"Kafka at {settings.kafka_bootstrap_servers} is not reachable ({reason}); "
+            "check KAFKA_BOOTSTRAP_SERVERS"
+        ) from None
+    finally:
+        await admin.close()
+        aiokafka_log.setLevel(level)
+    missing = [topic for topic in topics if topic not in existing]
+    if missing:
+        raise StartupError(
+            f"Kafka at {settings.kafka_bootstrap_servers} lacks the topics {', '.join(missing)}; "
+            "create them first (scripts/infra up, or the compose topics job)"
+        )
+
+
+async def connect_mongo(settings: ServiceSettings) -> AsyncMongoClient[Document]:
+    """A client whose server answered a ping within the start-up timeout."""
+    timeout_ms = int(settings.startup_timeout_s * 1000)
+    try:
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
+            settings.mongodb_url,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            tz_aware=True,
+            appname=settings.consumer_group,
+        )
+    except PyMongoError as exc:
+        raise StartupError(f"MONGODB_URL is not usable: {exc}") from None
+    try:
+        await client[settings.mongodb_database].command("ping")
+    except PyMongoError as exc:
+        await client.close()
+        # pymongo appends timeouts and a topology dump; the first clause is the cause
+        reason = str(exc).split(" (configured timeouts", 1)[0].split(", Timeout:", 1)[0]
+        raise StartupError(
+            f"MongoDB at {redact(settings.mongodb_url)} is not reachable ({reason}); "
+            "check MONGODB_URL"
+        ) from None
+    return client

@@ -1,0 +1,122 @@
+"""Effects exactly once through crashes, a database outage and rebalances.
+
+Runs the ledger service (tests/platform/ledger.py) as processes on the real broker and
+FerretDB: every entry must be applied once, and every event it emits reach Kafka.
+"""
+
+import asyncio
+import random
+import time
+from collections import Counter
+
+import pytest
+
+from shared.envelope import derive_id
+from tests.platform.harness import Ledger, PrivateFerretDB, entry
+from tests.support import Infra
+
+pytestmark = pytest.mark.integration
+
+
+async def _assert_each_effect_once_and_published(ledger: Ledger, total: int) -> list[str]:
+    """The invariants every test here ends with; returns the published event ids."""
+    applied = await ledger.applied()
+    assert len(applied) == total
+    assert set(applied) == {f"e{n}" for n in range(total)}, "an effect is missing or doubled"
+    assert all(doc["outbox"] == [] for doc in (await ledger.accounts()).values())
+    ids = [e["id"] for e in await ledger.published(at_least=total)]
+    assert set(ids) == {derive_id(f"cmd-{n}", "recorded") for n in range(total)}
+    return ids
+
+
+async def test_sigkill_at_random_points_loses_nothing_and_duplicates_no_effect(
+    ledger: Ledger,
+) -> None:
+    total = 2000
+    rng = random.Random(20261128)
+    amounts = {n: rng.randint(1, 500) for n in range(total)}
+    await ledger.send([entry(n, f"acct-{n % 25}", amounts[n]) for n in range(total)])
+
+    kills = 0
+    while len(await ledger.applied()) < total:
+        service = ledger.process()
+        await service.start()
+        await service.wait_ready()
+        # let it run a random while, then kill it wherever it is
+        target = min(total, len(await ledger.applied()) + rng.randint(50, 400))
+        await ledger.wait_applied(target, timeout_s=60)
+        if target == total:
+            await service.stop()
+            break
+        await service.kill()
+        kills += 1
+    final = ledger.process()
+    await final.start()
+    try:
+        await final.wait_ready()
+        await ledger.wait_drained(timeout_s=60)
+    finally:
+        await final.stop()
+
+    ids = await _assert_each_effect_once_and_published(ledger, total)
+    balance = sum(doc["state"]["balance"] for doc in (await ledger.accounts()).values())
+    assert balance == sum(amounts.values())
+    assert kills >= 3, "the test should have killed the service several times"
+    print(f"kills={kills} events_published={len(ids)} distinct={len(set(ids))}")
+
+
+async def test_ferretdb_down_for_ten_seconds_loses_nothing_and_dead_letters_nothing(
+    ledger: Ledger,
+    private_ferretdb: PrivateFerretDB,
+) -> None:
+    total = 600
+    ledger.infra = Infra(ledger.infra.kafka_bootstrap_servers, private_ferretdb.url, "private")
+    await ledger.send([entry(n, f"acct-{n % 10}", n) for n in range(total)])
+    service = ledger.process()
+    await service.start()
+    try:
+        await ledger.wait_applied(100, timeout_s=60)
+        await private_ferretdb.stop()
+        outage_started = time.monotonic()
+        # the scenario itself: the database stays away for ten seconds
+        await asyncio.sleep(10)
+        await private_ferretdb.start()
+        outage_s = time.monotonic() - outage_started
+        await ledger.wait_applied(total)
+        await ledger.wait_drained()
+        assert await service.stop() == 0
+    finally:
+        await service.kill()
+
+    await _assert_each_effect_once_and_published(ledger, total)
+    logged = Counter(e["event"] for e in service.events())
+    assert logged["dead_lettered"] == 0
+    print(f"outage={outage_s:.1f}s transient_failures={logged['transient_failure']}")
+
+
+async def test_two_replicas_with_rebalances_mid_run_apply_each_effect_once(
+    ledger: Ledger,
+) -> None:
+    total = 1500
+    await ledger.send([entry(n, f"acct-{n % 30}", n) for n in range(total)])
+    first, second = ledger.process(), ledger.process()
+    await first.start()
+    try:
+        await ledger.wait_applied(200, timeout_s=60)
+        await second.start()  # joins the group: partitions are rebalanced mid-run
+        await second.wait_ready()
+        await ledger.wait_applied(800)
+        await first.kill()  # its partitions move to the survivor after the session timeout
+        await ledger.wait_applied(total)
+        await ledger.wait_drained()
+        assert await second.stop() == 0
+    finally:
+        await first.kill()
+        await second.kill()
+
+    await _assert_each_effect_once_and_published(ledger, total)
+    handled_by = [
+        Counter(e["event"] for e in p.events())["event_received"] for p in (first, second)
+    ]
+    assert all(count > 0 for count in handled_by), handled_by
+    print(f"handled_by={handled_by}")

@@ -1,0 +1,108 @@
+"""Bad input never blocks and is never lost; every message leaves one log line and metrics.
+
+Runs the ledger service (tests/platform/ledger.py) as a process on the real broker and FerretDB.
+"""
+
+import json
+import signal
+from collections import Counter
+
+import httpx
+import pytest
+
+from shared.topics import dlq_topic
+from tests.platform.harness import Ledger, entry
+from tests.support import command, produce, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def test_bad_input_is_dead_lettered_or_rejected_and_good_input_all_processed(
+    ledger: Ledger,
+) -> None:
+    good = [entry(n, f"acct-{n % 7}", n) for n in range(1000)]
+    bad: list[tuple[str, bytes]] = [
+        ("not_a_cloudevent", b"\x00\xffnot json at all"),
+        ("not_a_cloudevent", json.dumps({"hello": "world"}).encode()),
+        ("invalid_data", entry(5000, "acct-x", -3).to_bytes()),
+        ("unknown_command_type", command("ledger.close_account", "acct-1", {}).to_bytes()),
+        ("amount_too_large", entry(5001, "acct-x", 2_000_000).to_bytes()),
+        ("handler_failed", entry(5002, "acct-x", 1, behaviour="always_fails").to_bytes()),
+    ]
+    messages: list[tuple[bytes | None, bytes]] = [(e.key, e.to_bytes()) for e in good]
+    for i, (_reason, raw) in enumerate(bad):
+        messages.insert(150 * (i + 1), (b"acct-x", raw))
+    await produce(ledger.infra.kafka_bootstrap_servers, ledger.intake, messages)
+
+    service = ledger.process(LEDGER_HANDLER_MAX_ATTEMPTS="3")
+    await service.start()
+    try:
+        await ledger.wait_applied(1000)
+        await ledger.wait_drained()
+    finally:
+        await service.stop()
+
+    dlq = await read_topic(
+        ledger.infra.kafka_bootstrap_servers, dlq_topic(ledger.intake), until=lambda r: len(r) >= 3
+    )
+    events = await ledger.published(at_least=1003)
+    rejections = [e["data"] for e in events if e["type"] == f"{ledger.name}.command_rejected"]
+
+    assert sorted((dict(m.headers)["x-dlq-reason"].decode(), m.value) for m in dlq) == sorted(
+        (reason, raw) for reason, raw in bad if reason in ("not_a_cloudevent", "handler_failed")
+    )
+    for message in dlq:
+        headers = dict(message.headers)
+        assert headers["x-dlq-original-topic"] == ledger.intake.encode()
+        assert int(headers["x-dlq-original-offset"]) >= 0
+        assert headers["x-dlq-error"]
+    assert sorted(r["reason"] for r in rejections) == [
+        "amount_too_large",
+        "invalid_data",
+        "unknown_command_type",
+    ]
+    invalid = next(r for r in rejections if r["reason"] == "invalid_data")
+    assert invalid["command_id"] == "cmd-5000"
+    assert invalid["errors"] == ["amount: Input should be greater than or equal to 0"]
+    assert Counter(e["type"] for e in events)["ledger.entry_recorded"] == 1000
+    accounts = await ledger.accounts()
+    assert sum(doc["state"]["balance"] for doc in accounts.values()) == sum(range(1000))
+    assert "acct-x" not in accounts, "a bad command changed state"
+    logged = Counter(e["event"] for e in service.events())
+    assert logged["event_received"] == 1000
+    assert logged["dead_lettered"] == 3
+    assert logged["command_rejected"] == 3
+
+
+async def test_metrics_stats_and_a_clean_sigterm(ledger: Ledger) -> None:
+    await ledger.send([entry(n, f"acct-{n % 2}", 1) for n in range(50)])
+    service = ledger.process()
+    await service.start()
+    await ledger.wait_applied(50, timeout_s=60)
+    await service.wait_ready()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+        metrics = (await http.get("/metrics")).text
+        stats = (await http.get("/stats")).json()
+
+    assert await service.stop(signal.SIGTERM) == 0
+    assert (
+        f'station_events_received_total{{service="{ledger.name}",type="ledger.record_entry"}} 50.0'
+    ) in metrics
+    assert (
+        f'station_events_emitted_total{{service="{ledger.name}",type="ledger.entry_recorded"}} 50.0'
+    ) in metrics
+    assert "faststream_received_messages_total" in metrics
+    assert f'station_outbox_backlog{{service="{ledger.name}"}} 0.0' in metrics
+    assert stats == {"service": ledger.name, "accounts": 2}
+    received = [e for e in service.events() if e["event"] == "event_received"]
+    assert len(received) == 50
+    assert set(received[0]) >= {
+        "service",
+        "event_id",
+        "event_type",
+        "subject",
+        "correlation_id",
+        "causation_id",
+        "latency_ms",
+    }
+    assert not any(e["event"] == "Received" for e in service.events()), "FastStream echoes"
