@@ -1,15 +1,20 @@
 """Settings of the enterprise service; its own knobs are read with the `ENTERPRISE_` prefix."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import Port, ServiceSettings
 
 
 class EnterpriseSettings(ServiceSettings):
-    """Kafka, MongoDB and HTTP settings of the enterprise service."""
+    """Kafka, MongoDB and HTTP settings, and the redistribution rules' knobs."""
 
     model_config = SettingsConfigDict(env_prefix="ENTERPRISE_", extra="ignore", frozen=True)
 
     mongodb_database: str = "enterprise"
     http_port: Port = 8102
     consumer_group: str = "enterprise"
+    # recipients farther than this (great-circle) are not considered
+    max_distance_km: float = Field(default=50.0, gt=0)
+    # a proposed transfer not answered within this is declined as expired (default 24 h)
+    response_deadline_s: float = Field(default=24 * 3600, gt=0)
