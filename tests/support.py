@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -209,3 +210,85 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float, 
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout_s} s: {what} (last error: {last_error!r})")
         await asyncio.sleep(0.2)
+
+
+async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Commit the current end of `topics` for a new consumer group, so a service started in
+    that group handles only what a test sends from now on (shared contract topics)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await admin.start()
+    await consumer.start()
+    try:
+        described = await admin.describe_topics(topics)
+        partitions = [
+            TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]
+        ]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends.items()))
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+class EventTail:
+    """Every CloudEvent appearing on a topic from now on, parsed, for tests to wait on."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.events: list[dict[str, Any]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "EventTail":
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(self.topic, p["partition"]) for p in described["partitions"]]
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+        )
+        await self._consumer.start()
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_end(*partitions)
+        for tp in partitions:  # resolve the end now, before anything is sent
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                self.events.extend(json.loads(m.value) for m in messages if m.value)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def of_type(self, event_type: str, **data: object) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events
+            if e["type"] == event_type and all(e["data"].get(k) == v for k, v in data.items())
+        ]
+
+    async def wait_for(
+        self, event_type: str, *, count: int = 1, timeout_s: float = 60, **data: object
+    ) -> list[dict[str, Any]]:
+        """The first `count` events of a type whose data has the given values."""
+
+        async def arrived() -> bool:
+            return len(self.of_type(event_type, **data)) >= count
+
+        await eventually(arrived, timeout_s=timeout_s, what=f"{count} x {event_type} {data}")
+        return self.of_type(event_type, **data)[:count]
