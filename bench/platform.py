@@ -12,26 +12,16 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
+from bench.common import handled, report
 from shared.kafka import ensure_topics
 from shared.topics import dlq_topic
-from tests.support import ServiceProcess, command, eventually, produce
-
-
-def _report(name: str, count: int, seconds: float, latencies_ms: list[float]) -> float:
-    rate = count / seconds
-    q = statistics.quantiles(latencies_ms, n=100)
-    print(
-        f"{name:<34} {rate:8.0f} events/s   p50 {q[49]:7.2f} ms   p99 {q[98]:7.2f} ms"
-        f"   ({count} in {seconds:.1f} s)"
-    )
-    return rate
+from tests.support import ServiceProcess, command, produce
 
 
 async def raw_kafka_relay(bootstrap: str, events: int) -> float:
@@ -65,7 +55,7 @@ async def raw_kafka_relay(bootstrap: str, events: int) -> float:
     finally:
         await producer.stop()
         await consumer.stop()
-    return _report("raw aiokafka consume+produce+commit", events, elapsed, latencies)
+    return report("raw aiokafka consume+produce+commit", events, elapsed, latencies)
 
 
 async def raw_mongo_updates(url: str, events: int) -> float:
@@ -83,7 +73,7 @@ async def raw_mongo_updates(url: str, events: int) -> float:
     finally:
         await client.drop_database(db.name)
         await client.close()
-    return _report("raw single-document update_one", events, elapsed, latencies)
+    return report("raw single-document update_one", events, elapsed, latencies)
 
 
 async def platform_handler(bootstrap: str, url: str, events: int) -> float:
@@ -113,28 +103,14 @@ async def platform_handler(bootstrap: str, url: str, events: int) -> float:
     )
     await service.start()
     try:
-
-        async def drained() -> bool:
-            return sum('"event_received"' in line for line in service.lines) >= events
-
-        await eventually(drained, timeout_s=600, what="every command handled")
+        elapsed, latencies = await handled(service, events)
         await service.stop()
     finally:
         await service.kill()
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
         await client.drop_database(database)
         await client.close()
-    received = [e for e in service.events() if e["event"] == "event_received"]
-    if not received:
-        raise RuntimeError(f"the platform run handled nothing: {service.lines[-5:]}")
-    stamps = [
-        time.mktime(time.strptime(str(e["timestamp"])[:19], "%Y-%m-%dT%H:%M:%S"))
-        + float("0." + str(e["timestamp"])[20:26])
-        for e in received
-    ]
-    elapsed = max(stamps) - min(stamps)
-    latencies = [float(str(e["latency_ms"])) for e in received]
-    return _report("platform: 1 update + 1 event", len(received), elapsed, latencies)
+    return report("platform: 1 update + 1 event", events, elapsed, latencies)
 
 
 async def main() -> None:

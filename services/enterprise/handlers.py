@@ -1,23 +1,10 @@
-"""Enterprise handlers: commands and the service's own facts in, state changes and facts out.
+"""Enterprise handlers for the commands on enterprise.intake (and the transfer deadline).
 
-Each step changes one aggregate (enterprise, alert or transfer) atomically with its inbox
-and outbox. A flow over several aggregates (plan: reserve room at each recipient, create
-the transfers, then record the plan on the alert) is a sequence of such steps, each
-idempotent under the same cause, so a redelivered cause finishes what a crash left.
+Each changes one aggregate (enterprise or transfer) atomically with its inbox and outbox;
+what follows over several aggregates is the redistribution flow (redistribution.py).
 """
 
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
-
-from services.enterprise.catalogue import Chemical, chemical
-from services.enterprise.domain import (
-    RuleError,
-    alert_change,
-    kg,
-    stock_after,
-    surplus_kg,
-)
+from services.enterprise.domain import RuleError, kg, stock_after
 from services.enterprise.messages import (
     ConfirmDelivery,
     DeclareDemand,
@@ -26,155 +13,10 @@ from services.enterprise.messages import (
     RespondToTransfer,
     TransferResponseDue,
 )
-from services.enterprise.store import EnterpriseStore
+from services.enterprise.steps import Document, EnterpriseSteps, chemical_or_reject, existing
 from shared.aggregates import Applied, Change
-from shared.clock import Clock
 from shared.consuming import Rejected
-from shared.envelope import CloudEvent, derive_id
-from shared.timers import Timers
-
-Document = dict[str, Any]
-SOURCE = "/services/enterprise"
-PLANNING_ROUNDS = 3
-
-
-def _chemical_or_reject(cas: str) -> Chemical:
-    found = chemical(cas)
-    if found is None:
-        raise Rejected("unknown_cas", [f"{cas} is not in the chemical catalogue"])
-    return found
-
-
-def _existing(state: Document | None, enterprise_id: str) -> Document:
-    if state is None:
-        raise Rejected("unknown_enterprise", [f"{enterprise_id} is not registered"])
-    return state
-
-
-@dataclass
-class EnterpriseSteps:
-    """What every enterprise step needs: its stores, timers, clock and how to state facts."""
-
-    store: EnterpriseStore
-    timers: Timers
-    clock: Clock
-    max_distance_km: float
-    response_deadline: timedelta
-
-    def fact(
-        self, cause: CloudEvent, role: str, name: str, subject: str, data: dict[str, Any]
-    ) -> CloudEvent:
-        return cause.caused(
-            role=role,
-            type=f"enterprise.{name}",
-            source=SOURCE,
-            subject=subject,
-            data=data,
-            time=self.clock.now(),
-        )
-
-    def stock_changed(
-        self,
-        state: Document,
-        cas: str,
-        stock: float,
-        cause: CloudEvent,
-        *,
-        movement: str,
-        quantity: float,
-    ) -> tuple[Document, list[CloudEvent]]:
-        """New stock for one chemical, its inventory_changed and what it does to the alert."""
-        eid = state["enterprise_id"]
-        capacity = state["storage"].get(cas, 0.0)
-        alerts = dict(state["open_alerts"])
-        events = [
-            self.fact(
-                cause,
-                f"inventory:{eid}:{cas}",
-                "inventory_changed",
-                eid,
-                {
-                    "enterprise_id": eid,
-                    "cas": cas,
-                    "stock_kg": stock,
-                    "capacity_kg": capacity,
-                    "movement": movement,
-                    "quantity_kg": quantity,
-                },
-            )
-        ]
-        open_alert = alerts.get(cas)
-        change = alert_change(
-            stock_kg=stock,
-            capacity_kg=capacity,
-            open_surplus_kg=open_alert["surplus_kg"] if open_alert else None,
-        )
-        surplus = surplus_kg(stock, capacity)
-        if change == "open":
-            alert_id = derive_id(cause.id, f"alert:{eid}:{cas}")
-            alerts[cas] = {"alert_id": alert_id, "surplus_kg": surplus}
-            chem = _chemical_or_reject(cas)
-            events.append(
-                self.fact(
-                    cause,
-                    f"alert:{eid}:{cas}",
-                    "over_capacity_detected",
-                    eid,
-                    {
-                        "alert_id": alert_id,
-                        "enterprise_id": eid,
-                        "enterprise_name": state["name"],
-                        "cas": cas,
-                        "chemical_name": chem.name_zh,
-                        "chemical_name_en": chem.name_en,
-                        "control_categories": sorted(chem.categories),
-                        "stock_kg": stock,
-                        "capacity_kg": capacity,
-                        "surplus_kg": surplus,
-                        "liaison_officer": state["liaison_officer"],
-                        "address": state["address"],
-                        "contact": state["contact"],
-                    },
-                )
-            )
-        elif change == "grow" and open_alert is not None:
-            alerts[cas] = {**open_alert, "surplus_kg": surplus}
-            events.append(
-                self.fact(
-                    cause,
-                    f"alert-grown:{eid}:{cas}",
-                    "alert_grown",
-                    open_alert["alert_id"],
-                    {
-                        "alert_id": open_alert["alert_id"],
-                        "enterprise_id": eid,
-                        "cas": cas,
-                        "surplus_kg": surplus,
-                        "previous_surplus_kg": open_alert["surplus_kg"],
-                        "stock_kg": stock,
-                        "capacity_kg": capacity,
-                    },
-                )
-            )
-        elif change == "resolve" and open_alert is not None:
-            del alerts[cas]
-            events.append(
-                self.fact(
-                    cause,
-                    f"alert-resolved:{eid}:{cas}",
-                    "alert_resolved",
-                    open_alert["alert_id"],
-                    {
-                        "alert_id": open_alert["alert_id"],
-                        "enterprise_id": eid,
-                        "cas": cas,
-                        "stock_kg": stock,
-                        "capacity_kg": capacity,
-                    },
-                )
-            )
-        new_state = {**state, "stock": {**state["stock"], cas: stock}, "open_alerts": alerts}
-        return new_state, events
+from shared.envelope import CloudEvent
 
 
 class EnterpriseHandlers(EnterpriseSteps):
@@ -185,7 +27,7 @@ class EnterpriseHandlers(EnterpriseSteps):
     ) -> list[Applied]:
         """Register an enterprise, or update its registration (stock and promises stay)."""
         for storage in cmd.storage:
-            _chemical_or_reject(storage.cas)
+            chemical_or_reject(storage.cas)
         profile = cmd.model_dump(mode="json")
         profile["storage"] = {s.cas: s.capacity_kg for s in cmd.storage}
 
@@ -213,10 +55,10 @@ class EnterpriseHandlers(EnterpriseSteps):
 
     async def declare_inventory(self, cmd: DeclareInventory, event: CloudEvent) -> list[Applied]:
         """A purchase, consumption, sale or stocktake: stock moves, alerts follow."""
-        _chemical_or_reject(cmd.cas)
+        chemical_or_reject(cmd.cas)
 
         def decide(state: Document | None) -> Change:
-            current = _existing(state, cmd.enterprise_id)
+            current = existing(state, cmd.enterprise_id)
             try:
                 stock = stock_after(
                     current["stock"].get(cmd.cas, 0.0), cmd.movement, cmd.quantity_kg
@@ -232,12 +74,12 @@ class EnterpriseHandlers(EnterpriseSteps):
 
     async def declare_demand(self, cmd: DeclareDemand, event: CloudEvent) -> list[Applied]:
         """An open demand for a chemical, replacing the previous one."""
-        _chemical_or_reject(cmd.cas)
+        chemical_or_reject(cmd.cas)
         if cmd.quantity_kg < 0:
             raise Rejected("negative_quantity", [f"quantity_kg must be ≥ 0, got {cmd.quantity_kg}"])
 
         def decide(state: Document | None) -> Change:
-            current = _existing(state, cmd.enterprise_id)
+            current = existing(state, cmd.enterprise_id)
             demand = {**current["demand"], cmd.cas: kg(cmd.quantity_kg)}
             data = cmd.model_dump(mode="json")
             return Change(

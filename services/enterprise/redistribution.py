@@ -14,7 +14,6 @@ from typing import Any
 
 from services.enterprise.catalogue import chemical
 from services.enterprise.domain import Location, kg, plan_redistribution, reservable_kg
-from services.enterprise.handlers import Document, EnterpriseSteps
 from services.enterprise.messages import (
     AlertRaised,
     AlertResolved,
@@ -22,6 +21,7 @@ from services.enterprise.messages import (
     TransferCompleted,
     TransferDeclined,
 )
+from services.enterprise.steps import Document, EnterpriseSteps
 from services.enterprise.store import promised_kg
 from shared.aggregates import Applied, Change
 from shared.envelope import CloudEvent, derive_id
