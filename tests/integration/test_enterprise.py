@@ -310,3 +310,52 @@ async def test_no_answer_within_the_deadline_expires_releases_and_replans(
     stats = await ent.stats()
     assert stats["transfers_by_state"] == {"expired": 1}
     assert stats["kg_escalated"] == 3_000
+
+
+async def test_a_larger_surplus_grows_the_open_alert_and_consumption_resolves_it(
+    enterprise: Enterprise,
+) -> None:
+    ent = enterprise
+    await _seed(ent)
+    await ent.send(ent.inventory("leather", "purchase", 30_000))
+    [alert] = await ent.tail.wait_for("enterprise.over_capacity_detected")
+    alert_id = alert["data"]["alert_id"]
+    await ent.tail.wait_for("enterprise.redistribution_proposed", alert_id=alert_id)
+
+    await ent.send(ent.inventory("leather", "purchase", 2_000))
+    [grown] = await ent.tail.wait_for("enterprise.alert_grown", alert_id=alert_id)
+    proposals = await ent.tail.wait_for(
+        "enterprise.redistribution_proposed", count=2, alert_id=alert_id
+    )
+    await ent.send(ent.inventory("leather", "consumption", 12_000))
+    [resolved] = await ent.tail.wait_for("enterprise.alert_resolved", alert_id=alert_id)
+
+    assert len(ent.tail.of_type("enterprise.over_capacity_detected")) == 1, "one per excursion"
+    assert grown["data"]["surplus_kg"] == 12_000
+    # the extra 2 t go to chem-b, whose need (8 t) was 4 t covered
+    assert [
+        (t["to_enterprise_id"], t["quantity_kg"]) for t in proposals[1]["data"]["transfers"]
+    ] == [(ent.id("chem-b"), 2_000)]
+    assert resolved["data"]["stock_kg"] == 20_000
+    stats = await ent.stats()
+    assert (stats["alerts_open"], stats["alerts_resolved"]) == (0, 1)
+
+
+async def test_re_registering_with_a_larger_permit_resolves_the_alert(
+    enterprise: Enterprise,
+) -> None:
+    ent = enterprise
+    await ent.send(
+        ent.register("leather", 0, licences=CAT3, capacity_kg=20_000),
+        ent.inventory("leather", "purchase", 30_000),
+    )
+    [alert] = await ent.tail.wait_for("enterprise.over_capacity_detected")
+    await ent.send(ent.register("leather", 0, licences=CAT3, capacity_kg=40_000))
+
+    [resolved] = await ent.tail.wait_for(
+        "enterprise.alert_resolved", alert_id=alert["data"]["alert_id"]
+    )
+    registrations = await ent.tail.wait_for("enterprise.enterprise_registered", count=2)
+
+    assert resolved["data"]["capacity_kg"] == 40_000
+    assert registrations[1]["data"]["storage"] == [{"cas": BUTANONE, "capacity_kg": 40_000}]
