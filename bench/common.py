@@ -3,6 +3,8 @@
 import statistics
 from datetime import datetime
 
+from pymongo import AsyncMongoClient
+
 from tests.support import ServiceProcess, eventually
 
 
@@ -38,3 +40,12 @@ async def handled(
     lines = received()[:count]
     stamps = [datetime.fromisoformat(str(e["timestamp"])).timestamp() for e in lines]
     return max(stamps) - min(stamps), [float(str(e["latency_ms"])) for e in lines]
+
+
+async def drop_database(url: str, name: str) -> None:
+    """Leave nothing behind on the server."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
+    try:
+        await client.drop_database(name)
+    finally:
+        await client.close()

@@ -17,7 +17,7 @@ import uuid
 
 from pymongo import AsyncMongoClient
 
-from bench.common import handled, report
+from bench.common import drop_database, handled, report
 from services.enterprise.domain import Candidate, Location, plan_redistribution
 from services.enterprise.store import EnterpriseStore
 from shared.aggregates import AggregateStore
@@ -172,9 +172,7 @@ async def declare_inventory(bootstrap: str, url: str, declarations: int) -> None
         await service.stop()
     finally:
         await service.kill()
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
-        await client.drop_database(database)
-        await client.close()
+        await drop_database(url, database)
     report("declare_inventory, one service process", declarations, elapsed, latencies)
 
 

@@ -18,7 +18,7 @@ import uuid
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
-from bench.common import handled, report
+from bench.common import drop_database, handled, report
 from shared.kafka import ensure_topics
 from shared.topics import dlq_topic
 from tests.support import ServiceProcess, command, produce
@@ -107,9 +107,7 @@ async def platform_handler(bootstrap: str, url: str, events: int) -> float:
         await service.stop()
     finally:
         await service.kill()
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(url)
-        await client.drop_database(database)
-        await client.close()
+        await drop_database(url, database)
     return report("platform: 1 update + 1 event", events, elapsed, latencies)
 
 

@@ -170,12 +170,16 @@ async def _seed(ent: Enterprise) -> None:
     await ent.tail.wait_for("enterprise.demand_declared", count=4)
 
 
+async def _seed_and_buy_thirty_tonnes(ent: Enterprise) -> None:
+    await _seed(ent)
+    await ent.send(ent.inventory("leather", "purchase", 30_000))
+
+
 async def test_seed_story_surplus_redistributed_declined_replanned_delivered_resolved(
     enterprise: Enterprise,
 ) -> None:
     ent = enterprise
-    await _seed(ent)
-    await ent.send(ent.inventory("leather", "purchase", 30_000))
+    await _seed_and_buy_thirty_tonnes(ent)
 
     [alert] = await ent.tail.wait_for(
         "enterprise.over_capacity_detected", enterprise_id=ent.id("leather")
@@ -255,8 +259,7 @@ async def test_bad_commands_are_rejected_with_a_reason_and_change_nothing(
     enterprise: Enterprise,
 ) -> None:
     ent = enterprise
-    await _seed(ent)
-    await ent.send(ent.inventory("leather", "purchase", 30_000))
+    await _seed_and_buy_thirty_tonnes(ent)
     [proposal] = await ent.tail.wait_for("enterprise.redistribution_proposed")
     transfer = proposal["data"]["transfers"][0]
     bad = {
@@ -292,7 +295,10 @@ async def test_no_answer_within_the_deadline_expires_releases_and_replans(
         ent.register("chem-a", 3, licences=CAT3, capacity_kg=10_000),
     )
     await ent.tail.wait_for("enterprise.enterprise_registered", count=2)
-    await ent.send(ent.demand("chem-a", 6_000), ent.inventory("leather", "purchase", 23_000))
+    # different keys, different partitions: the demand must be in before the purchase
+    await ent.send(ent.demand("chem-a", 6_000))
+    await ent.tail.wait_for("enterprise.demand_declared")
+    await ent.send(ent.inventory("leather", "purchase", 23_000))
     [proposal] = await ent.tail.wait_for("enterprise.redistribution_proposed")
 
     [expired] = await ent.tail.wait_for("enterprise.transfer_declined", timeout_s=30)
@@ -316,8 +322,7 @@ async def test_a_larger_surplus_grows_the_open_alert_and_consumption_resolves_it
     enterprise: Enterprise,
 ) -> None:
     ent = enterprise
-    await _seed(ent)
-    await ent.send(ent.inventory("leather", "purchase", 30_000))
+    await _seed_and_buy_thirty_tonnes(ent)
     [alert] = await ent.tail.wait_for("enterprise.over_capacity_detected")
     alert_id = alert["data"]["alert_id"]
     await ent.tail.wait_for("enterprise.redistribution_proposed", alert_id=alert_id)

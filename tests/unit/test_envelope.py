@@ -62,22 +62,17 @@ def test_bytes_that_are_not_a_cloudevent_say_why(raw: bytes, why: str) -> None:
 def test_caused_events_copy_correlation_and_derive_a_replayable_id() -> None:
     command = _command()
 
-    first = command.caused(
-        role="alert",
-        type="enterprise.over_capacity_detected",
-        source="/services/enterprise",
-        subject="ent-leather-01",
-        data={},
-        time=WHEN,
-    )
-    replay = command.caused(
-        role="alert",
-        type="enterprise.over_capacity_detected",
-        source="/services/enterprise",
-        subject="ent-leather-01",
-        data={},
-        time=WHEN,
-    )
+    def alert(cause: CloudEvent) -> CloudEvent:
+        return cause.caused(
+            role="alert",
+            type="enterprise.over_capacity_detected",
+            source="/services/enterprise",
+            subject="ent-leather-01",
+            data={},
+            time=WHEN,
+        )
+
+    first, replay = alert(command), alert(command)
     downstream = first.caused(
         role="notify",
         type="notifier.notification_sent",
