@@ -15,6 +15,8 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY shared ./shared
+# the topics job (python -m infra.topics) needs only these of the local tooling
+COPY infra/__init__.py infra/kafka.py infra/topics.py ./infra/
 COPY services ./services
 
 USER station

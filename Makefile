@@ -1,7 +1,7 @@
 # One command per habit. `make stack` runs everything; `make test` runs the tests.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup stack test lint fmt typecheck check infra-up infra-down infra-status
+.PHONY: setup stack test lint fmt typecheck check docs infra-up infra-down infra-status
 
 setup: ## install uv if missing, then exactly the locked dependencies
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv==0.13.8
@@ -25,6 +25,9 @@ typecheck: setup
 	$(UV) run --frozen mypy .
 
 check: lint typecheck test
+
+docs: setup ## regenerate the contract documents under docs/ from the models
+	$(UV) run --frozen python -m infra docs
 
 infra-up: setup
 	scripts/infra up

@@ -18,10 +18,11 @@ import uuid
 from pymongo import AsyncMongoClient
 
 from bench.common import drop_database, handled, report
-from services.enterprise.domain import Candidate, Location, plan_redistribution
+from services.enterprise.matcher import Candidate, Location, plan_redistribution
+from services.enterprise.state import AlertState, EnterpriseState, TransferState
 from services.enterprise.store import EnterpriseStore
-from shared.aggregates import AggregateStore
-from shared.clock import SystemClock
+from shared import AggregateStore
+from shared._kit.clock import SystemClock
 from tests.support import ServiceProcess, command, produce, start_group_at_end
 
 BUTANONE = "78-93-3"
@@ -33,6 +34,9 @@ def _state(n: int, rng: random.Random, with_demand: bool) -> dict[str, object]:
     return {
         "enterprise_id": f"ent-{n:05}",
         "name": f"ent-{n:05}",
+        "address": "Lishui",
+        "liaison_officer": {"officer_id": "o", "name": "Lü", "phone": "13800000001"},
+        "contact": {"name": "c", "phone": "13900000002"},
         "location": {
             "lat": ORIGIN.lat + rng.uniform(-0.6, 0.6),
             "lon": ORIGIN.lon + rng.uniform(-0.6, 0.6),
@@ -96,7 +100,9 @@ async def candidate_query(url: str, enterprises: int, demands: int, runs: int = 
             await db.enterprises.insert_many(docs[i : i + 1000])
         clock = SystemClock()
         store = EnterpriseStore(
-            *(AggregateStore(db[c], clock=clock) for c in ("enterprises", "alerts", "transfers"))
+            AggregateStore(db["enterprises"], EnterpriseState, clock=clock),
+            AggregateStore(db["alerts"], AlertState, clock=clock),
+            AggregateStore(db["transfers"], TransferState, clock=clock),
         )
         latencies = []
         started = time.perf_counter()

@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient
 
 from bench.common import drop_database, handled, report
-from shared.kafka import ensure_topics
-from shared.topics import dlq_topic
+from infra.kafka import ensure_topics
+from shared._kit.topics import dlq_topic
 from tests.support import ServiceProcess, command, produce
 
 

@@ -1,4 +1,4 @@
-"""`python -m infra up|down|status|env|stack`: the local infrastructure and the whole stack."""
+"""`python -m infra up|down|status|env|stack|docs`: local infrastructure, the stack, the docs."""
 
 import argparse
 import asyncio
@@ -17,10 +17,27 @@ def _print_endpoints(ep: Endpoints) -> None:
         print(f"export {key}={value}")
 
 
+def _docs(*, check: bool) -> int:
+    from infra.docs import ROOT, stale, write
+
+    paths = stale() if check else write()
+    for path in paths:
+        print(f"{'stale' if check else 'written'}: {path.relative_to(ROOT)}")
+    if check and paths:
+        print("run `make docs` and commit the result", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/infra", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "env", "stack"])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "stack", "docs"])
+    parser.add_argument(
+        "--check", action="store_true", help="docs: fail if the generated documents are stale"
+    )
     args = parser.parse_args(argv)
+    if args.command == "docs":
+        return _docs(check=args.check)
     ep = Endpoints.from_environment()
     try:
         if args.command == "up":

@@ -23,8 +23,8 @@ from pathlib import Path
 from pymongo import AsyncMongoClient
 
 from infra.artifacts import Artifacts, cache_dir, ensure_artifacts
-from shared.kafka import ensure_topics, round_trip
-from shared.topics import contract_topics
+from infra.kafka import ensure_topics, round_trip
+from infra.topics import contract_topics
 
 HEALTHCHECK_TOPIC = "_infra.healthcheck"
 READY_TIMEOUT_S = 120.0

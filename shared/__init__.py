@@ -1,1 +1,33 @@
-"""Plumbing every service needs: settings, logging, Kafka and Mongo setup, the service runtime."""
+"""The service kit: what every service is built from, and nothing of any service's rules.
+
+A service is its messages (`Command`, `Fact`, `Timer` models carrying their type), its
+pure domain (decisions from a `State` to a `Change`, refusals as `Rejected` with a
+`Reason`), handlers that apply decisions to an `AggregateStore` under a `Context`, and a
+`Service` whose `wire` function registers them on the `Runtime`. Delivery (inbox,
+outbox, dead letters, retries, timers) lives in the private `shared._kit`; tests of
+rules use `shared.testing`.
+"""
+
+from shared._kit.aggregates import AggregateStore, Change
+from shared._kit.context import Context
+from shared._kit.messages import Command, Fact, Reason, Rejected, State, Timer
+from shared._kit.runtime import Runtime
+from shared._kit.server import Service
+from shared._kit.settings import Port, ServiceSettings, settings_for
+
+__all__ = [
+    "AggregateStore",
+    "Change",
+    "Command",
+    "Context",
+    "Fact",
+    "Port",
+    "Reason",
+    "Rejected",
+    "Runtime",
+    "Service",
+    "ServiceSettings",
+    "State",
+    "Timer",
+    "settings_for",
+]

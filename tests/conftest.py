@@ -16,10 +16,10 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from infra.kafka import ensure_topics
 from infra.local import Endpoints, down, running, up
 from infra.stack import docker_engine_answers
-from shared.kafka import ensure_topics
-from shared.topics import contract_topics
+from infra.topics import contract_topics
 from tests.support import Infra
 
 Document = dict[str, object]

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from shared.envelope import CloudEvent, kafka_headers
+from shared._kit.envelope import CloudEvent, kafka_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,6 +1,5 @@
 """`python -m services.enterprise` runs the enterprise service."""
 
-from services.enterprise.app import SPEC
-from shared.runtime import run_service
+from services.enterprise.app import SERVICE
 
-run_service(SPEC)
+SERVICE.run()

@@ -1,56 +1,46 @@
-"""Rules of the enterprise service: stock movements, over-capacity and the redistribution matcher.
+"""Rules of the enterprise service: registrations, stock movements, alerts, transfers.
 
-Pure functions over plain values: no Kafka, MongoDB, clock or logging. Quantities are
-kilograms, kept to the gram.
+Pure decisions from a typed state to a `Change` (the new state and the facts it states);
+a broken rule raises `Rejected`. No Kafka, MongoDB, clock or logging. Ids the service
+mints (alerts) come in through `alert_id_for`, derived from the cause by the caller.
 """
 
-import math
-from collections.abc import Iterable, Set
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Literal
 
-Movement = Literal["purchase", "consumption", "sale", "stocktake"]
-EARTH_RADIUS_KM = 6371.0088
+from services.enterprise import messages as m
+from services.enterprise.catalogue import Chemical, chemical
+from services.enterprise.matcher import kg
+from services.enterprise.state import EnterpriseState, OpenAlert, TransferState
+from shared import Change, Fact, Rejected
+
+AlertIdFor = Callable[[str], str]
 
 
-class RuleError(ValueError):
-    """A command breaks a rule; `reason` is the contract's machine-readable reason."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
-def kg(value: float) -> float:
-    """Quantities are kept to the gram, so sums of transfers equal the surplus exactly."""
-    return round(value, 3)
+def chemical_or_reject(cas: str) -> Chemical:
+    found = chemical(cas)
+    if found is None:
+        raise Rejected(m.UNKNOWN_CAS, f"{cas} is not in the chemical catalogue")
+    return found
 
 
-@dataclass(frozen=True)
-class Location:
-    lat: float
-    lon: float
+def registered(state: EnterpriseState | None, enterprise_id: str) -> EnterpriseState:
+    if state is None:
+        raise Rejected(m.UNKNOWN_ENTERPRISE, f"{enterprise_id} is not registered")
+    return state
 
 
-def distance_km(a: Location, b: Location) -> float:
-    """Great-circle distance (haversine)."""
-    phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
-    dphi, dlambda = phi2 - phi1, math.radians(b.lon - a.lon)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
-
-
-def stock_after(stock_kg: float, movement: Movement, quantity_kg: float) -> float:
+def stock_after(stock_kg: float, movement: m.Movement, quantity_kg: float) -> float:
     """The stock after a declared movement; stock never goes below zero (refused, not clamped)."""
     if quantity_kg < 0:
-        raise RuleError("negative_quantity", f"quantity_kg must be ≥ 0, got {quantity_kg}")
+        raise Rejected(m.NEGATIVE_QUANTITY, f"quantity_kg must be ≥ 0, got {quantity_kg}")
     if movement == "stocktake":
         return kg(quantity_kg)
     if movement == "purchase":
         return kg(stock_kg + quantity_kg)
     if quantity_kg > stock_kg:
-        raise RuleError(
-            "insufficient_stock",
+        raise Rejected(
+            m.INSUFFICIENT_STOCK,
             f"{movement} of {quantity_kg} kg exceeds the stock of {stock_kg} kg",
         )
     return kg(stock_kg - quantity_kg)
@@ -81,93 +71,217 @@ def alert_change(
     return "grow" if surplus > open_surplus_kg else "none"
 
 
-def room_kg(*, capacity_kg: float, stock_kg: float, promised_kg: float) -> float:
-    """Storage left: permitted storage - stock - quantity promised and not yet delivered."""
-    return kg(max(0.0, capacity_kg - stock_kg - promised_kg))
-
-
-def unmet_demand_kg(*, demand_kg: float, promised_kg: float) -> float:
-    """Declared demand not yet covered by a promise."""
-    return kg(max(0.0, demand_kg - promised_kg))
-
-
-def reservable_kg(
-    *, wanted_kg: float, capacity_kg: float, stock_kg: float, demand_kg: float, promised_kg: float
-) -> float:
-    """How much of `wanted_kg` a recipient can be promised now: never beyond room or need."""
-    return kg(
-        min(
-            wanted_kg,
-            room_kg(capacity_kg=capacity_kg, stock_kg=stock_kg, promised_kg=promised_kg),
-            unmet_demand_kg(demand_kg=demand_kg, promised_kg=promised_kg),
-        )
-    )
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """Another enterprise as the matcher sees it, for one chemical."""
-
-    enterprise_id: str
-    name: str
-    location: Location
-    licences: frozenset[str]
-    room_kg: float
-    unmet_demand_kg: float
-
-
-@dataclass(frozen=True)
-class PlannedTransfer:
-    to_enterprise_id: str
-    to_name: str
-    quantity_kg: float
-    distance_km: float
-
-
-@dataclass(frozen=True)
-class Plan:
-    transfers: tuple[PlannedTransfer, ...]
-    unallocated_kg: float
-    reason: Literal["no_eligible_recipient"] | None = None
-
-
-def plan_redistribution(
+def stock_changed(
+    state: EnterpriseState,
+    cas: str,
+    stock: float,
     *,
-    source_enterprise_id: str,
-    origin: Location,
-    categories: Set[str],
-    surplus_kg: float,
-    candidates: Iterable[Candidate],
-    max_distance_km: float,
-    excluded: Set[str] = frozenset(),
-) -> Plan:
-    """Place a surplus with licensed enterprises nearby that need it and have room.
-
-    Eligible: not the source, not excluded (declined before), licensed for every control
-    category of the chemical, with unmet demand and room, within `max_distance_km`.
-    Nearest first (ties: smallest enterprise_id), each given at most min(unmet demand,
-    room); never more than the surplus in all. What cannot be placed is `unallocated_kg`.
-    """
-    eligible = sorted(
-        (
-            (distance_km(origin, c.location), c)
-            for c in candidates
-            if c.enterprise_id != source_enterprise_id
-            and c.enterprise_id not in excluded
-            and categories <= c.licences
-            and c.room_kg > 0
-            and c.unmet_demand_kg > 0
-        ),
-        key=lambda pair: (pair[0], pair[1].enterprise_id),
+    movement: m.StockChange,
+    quantity: float,
+    alert_id_for: AlertIdFor,
+) -> Change[EnterpriseState]:
+    """New stock for one chemical: its inventory_changed and what it does to the alert."""
+    eid = state.enterprise_id
+    capacity = state.storage.get(cas, 0.0)
+    alerts = dict(state.open_alerts)
+    facts: list[Fact] = [
+        m.InventoryChanged(
+            enterprise_id=eid,
+            cas=cas,
+            stock_kg=stock,
+            capacity_kg=capacity,
+            movement=movement,
+            quantity_kg=quantity,
+        )
+    ]
+    open_alert = alerts.get(cas)
+    change = alert_change(
+        stock_kg=stock,
+        capacity_kg=capacity,
+        open_surplus_kg=open_alert.surplus_kg if open_alert else None,
     )
-    remaining = kg(surplus_kg)
-    transfers: list[PlannedTransfer] = []
-    for distance, c in eligible:
-        if remaining <= 0 or distance > max_distance_km:
-            break
-        quantity = kg(min(remaining, c.room_kg, c.unmet_demand_kg))
-        transfers.append(PlannedTransfer(c.enterprise_id, c.name, quantity, round(distance, 2)))
-        remaining = kg(remaining - quantity)
-    if remaining > 0:
-        return Plan(tuple(transfers), remaining, "no_eligible_recipient")
-    return Plan(tuple(transfers), remaining)
+    surplus = surplus_kg(stock, capacity)
+    if change == "open":
+        alert_id = alert_id_for(cas)
+        alerts[cas] = OpenAlert(alert_id=alert_id, surplus_kg=surplus)
+        chem = chemical_or_reject(cas)
+        facts.append(
+            m.OverCapacityDetected(
+                alert_id=alert_id,
+                enterprise_id=eid,
+                enterprise_name=state.name,
+                cas=cas,
+                chemical_name=chem.name_zh,
+                chemical_name_en=chem.name_en,
+                control_categories=sorted(chem.categories),
+                stock_kg=stock,
+                capacity_kg=capacity,
+                surplus_kg=surplus,
+                liaison_officer=state.liaison_officer,
+                address=state.address,
+                contact=state.contact,
+            )
+        )
+    elif change == "grow" and open_alert is not None:
+        alerts[cas] = open_alert.model_copy(update={"surplus_kg": surplus})
+        facts.append(
+            m.AlertGrown(
+                alert_id=open_alert.alert_id,
+                enterprise_id=eid,
+                cas=cas,
+                surplus_kg=surplus,
+                previous_surplus_kg=open_alert.surplus_kg,
+                stock_kg=stock,
+                capacity_kg=capacity,
+            )
+        )
+    elif change == "resolve" and open_alert is not None:
+        del alerts[cas]
+        facts.append(
+            m.AlertResolved(
+                alert_id=open_alert.alert_id,
+                enterprise_id=eid,
+                cas=cas,
+                stock_kg=stock,
+                capacity_kg=capacity,
+            )
+        )
+    new_state = state.model_copy(
+        update={"stock": {**state.stock, cas: stock}, "open_alerts": alerts}
+    )
+    return Change(new_state, facts)
+
+
+def register(
+    state: EnterpriseState | None, cmd: m.RegisterEnterprise, alert_id_for: AlertIdFor
+) -> Change[EnterpriseState]:
+    """A registration, or an update of one: stock, demand and promises stay; a new permit
+    can put stock over capacity or back within it."""
+    for permit in cmd.storage:
+        chemical_or_reject(permit.cas)
+    profile = cmd.model_dump(exclude={"storage"})
+    storage = {s.cas: s.capacity_kg for s in cmd.storage}
+    current = (
+        state.model_copy(update={**dict(cmd), "storage": storage})
+        if state is not None
+        else EnterpriseState.model_validate({**profile, "storage": storage})
+    )
+    facts: list[Fact] = [m.EnterpriseRegistered.model_validate(cmd.model_dump())]
+    for cas, stock in current.stock.items():
+        change = stock_changed(
+            current, cas, stock, movement="registration", quantity=0.0, alert_id_for=alert_id_for
+        )
+        current = change.state
+        facts += change.facts[1:]  # only what the permit does to alerts, not a stock change
+    return Change(current, facts)
+
+
+def declare_inventory(
+    state: EnterpriseState | None, cmd: m.DeclareInventory, alert_id_for: AlertIdFor
+) -> Change[EnterpriseState]:
+    """A purchase, consumption, sale or stocktake: stock moves, alerts follow."""
+    chemical_or_reject(cmd.cas)
+    current = registered(state, cmd.enterprise_id)
+    stock = stock_after(current.stock.get(cmd.cas, 0.0), cmd.movement, cmd.quantity_kg)
+    return stock_changed(
+        current,
+        cmd.cas,
+        stock,
+        movement=cmd.movement,
+        quantity=cmd.quantity_kg,
+        alert_id_for=alert_id_for,
+    )
+
+
+def declare_demand(state: EnterpriseState | None, cmd: m.DeclareDemand) -> Change[EnterpriseState]:
+    """An open demand for a chemical, replacing the previous one."""
+    chemical_or_reject(cmd.cas)
+    if cmd.quantity_kg < 0:
+        raise Rejected(m.NEGATIVE_QUANTITY, f"quantity_kg must be ≥ 0, got {cmd.quantity_kg}")
+    current = registered(state, cmd.enterprise_id)
+    demand = {**current.demand, cmd.cas: kg(cmd.quantity_kg)}
+    return Change(
+        current.model_copy(update={"demand": demand}),
+        [m.DemandDeclared.model_validate(cmd.model_dump())],
+    )
+
+
+def _proposed(state: TransferState | None, transfer_id: str) -> TransferState:
+    if state is None:
+        raise Rejected(m.UNKNOWN_TRANSFER, f"{transfer_id} was never proposed")
+    return state
+
+
+def declined(state: TransferState, reason: str) -> Change[TransferState]:
+    """A transfer declined by its recipient, or expired (reason `expired`)."""
+    return Change(
+        state.model_copy(update={"status": "expired" if reason == "expired" else "declined"}),
+        [
+            m.TransferDeclined(
+                transfer_id=state.transfer_id,
+                alert_id=state.alert_id,
+                to_enterprise_id=state.to_enterprise_id,
+                reason=reason,
+                quantity_kg=state.quantity_kg,
+            )
+        ],
+    )
+
+
+def respond(state: TransferState | None, cmd: m.RespondToTransfer) -> Change[TransferState]:
+    """The recipient accepts or declines a proposed transfer."""
+    current = _proposed(state, cmd.transfer_id)
+    if cmd.enterprise_id != current.to_enterprise_id:
+        raise Rejected(
+            m.NOT_THE_RECIPIENT,
+            f"{cmd.transfer_id} goes to {current.to_enterprise_id}, not {cmd.enterprise_id}",
+        )
+    if current.status != "proposed":
+        raise Rejected(m.TRANSFER_NOT_OPEN, f"{cmd.transfer_id} is {current.status}")
+    if not cmd.accepted:
+        return declined(current, cmd.reason or "declined")
+    return Change(
+        current.model_copy(update={"status": "accepted"}),
+        [
+            m.TransferAccepted(
+                transfer_id=cmd.transfer_id,
+                alert_id=current.alert_id,
+                to_enterprise_id=cmd.enterprise_id,
+            )
+        ],
+    )
+
+
+def expire(state: TransferState | None) -> Change[TransferState] | None:
+    """No answer within the deadline: a transfer still proposed is declined as expired."""
+    if state is None or state.status != "proposed":
+        return None
+    return declined(state, "expired")
+
+
+def confirm_delivery(state: TransferState | None, cmd: m.ConfirmDelivery) -> Change[TransferState]:
+    """The delivery of an accepted transfer, at most what was promised."""
+    current = _proposed(state, cmd.transfer_id)
+    if current.status != "accepted":
+        raise Rejected(m.TRANSFER_NOT_ACCEPTED, f"{cmd.transfer_id} is {current.status}")
+    if cmd.delivered_kg < 0:
+        raise Rejected(m.NEGATIVE_QUANTITY, f"delivered_kg {cmd.delivered_kg} < 0")
+    if cmd.delivered_kg > current.quantity_kg:
+        raise Rejected(
+            m.MORE_THAN_PROMISED,
+            f"delivered {cmd.delivered_kg} kg > {current.quantity_kg} kg promised",
+        )
+    delivered = kg(cmd.delivered_kg)
+    return Change(
+        current.model_copy(update={"status": "completed", "delivered_kg": delivered}),
+        [
+            m.TransferCompleted(
+                transfer_id=cmd.transfer_id,
+                alert_id=current.alert_id,
+                from_enterprise_id=current.from_enterprise_id,
+                to_enterprise_id=current.to_enterprise_id,
+                cas=current.cas,
+                quantity_kg=delivered,
+            )
+        ],
+    )

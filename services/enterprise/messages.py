@@ -1,4 +1,8 @@
-"""The enterprise service's commands and the facts it reacts to (contract.md)."""
+"""The enterprise service's contract: the commands it takes, the facts it states, why it refuses.
+
+Each class carries its CloudEvents type and the field that is its subject (the Kafka
+key). `docs/contract.md` and `docs/asyncapi/enterprise.json` are generated from here.
+"""
 
 from datetime import date
 from typing import Literal
@@ -6,20 +10,24 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.enterprise.catalogue import ControlCategory
-from services.enterprise.domain import Movement
+from shared import Command, Fact, Reason, Timer
+
+Movement = Literal["purchase", "consumption", "sale", "stocktake"]
+# what moved stock in an inventory_changed: a declared movement, or the service itself
+StockChange = Movement | Literal["registration", "transfer_out", "transfer_in"]
+EscalationReason = Literal["no_eligible_recipient", "declined", "expired"]
 
 
-class _Message(BaseModel):
-    # tolerant reader: fields the contract may add later are ignored
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
-class GeoPoint(_Message):
+class GeoPoint(_Part):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
 
-class Person(_Message):
+class Person(_Part):
     name: str = Field(min_length=1)
     phone: str = Field(min_length=1)
 
@@ -28,12 +36,20 @@ class LiaisonOfficer(Person):
     officer_id: str = Field(min_length=1)
 
 
-class PermittedStorage(_Message):
+class PermittedStorage(_Part):
     cas: str = Field(min_length=1)
     capacity_kg: float = Field(ge=0)
 
 
-class RegisterEnterprise(_Message):
+class ProposedTransfer(_Part):
+    transfer_id: str
+    to_enterprise_id: str
+    to_name: str
+    quantity_kg: float
+    distance_km: float
+
+
+class _Registration(_Part):
     enterprise_id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     address: str = Field(min_length=1)
@@ -44,7 +60,18 @@ class RegisterEnterprise(_Message):
     storage: list[PermittedStorage] = []
 
 
-class DeclareInventory(_Message):
+# -- commands on enterprise.intake ------------------------------------------------------
+
+
+class RegisterEnterprise(
+    _Registration, Command, type="enterprise.register_enterprise", subject="enterprise_id"
+):
+    """Register an enterprise, or update its registration (stock and promises stay)."""
+
+
+class DeclareInventory(Command, type="enterprise.declare_inventory", subject="enterprise_id"):
+    """A stock movement: purchase or stocktake raise it, consumption or sale lower it."""
+
     enterprise_id: str = Field(min_length=1)
     cas: str = Field(min_length=1)
     movement: Movement
@@ -53,48 +80,122 @@ class DeclareInventory(_Message):
     reference: str | None = None
 
 
-class DeclareDemand(_Message):
+class DeclareDemand(Command, type="enterprise.declare_demand", subject="enterprise_id"):
+    """An open demand for a chemical; replaces the previous one for that chemical."""
+
     enterprise_id: str = Field(min_length=1)
     cas: str = Field(min_length=1)
     quantity_kg: float
     needed_by: date | None = None
 
 
-class RespondToTransfer(_Message):
+class RespondToTransfer(Command, type="enterprise.respond_to_transfer", subject="transfer_id"):
+    """The recipient accepts or declines a proposed transfer."""
+
     transfer_id: str = Field(min_length=1)
     enterprise_id: str = Field(min_length=1)
     accepted: bool
     reason: str | None = None
 
 
-class ConfirmDelivery(_Message):
+class ConfirmDelivery(Command, type="enterprise.confirm_delivery", subject="transfer_id"):
+    """An accepted transfer was delivered (at most what was promised)."""
+
     transfer_id: str = Field(min_length=1)
     delivered_kg: float
 
 
-class AlertRaised(_Message):
-    """over_capacity_detected and alert_grown, as the planner reads them."""
+# -- facts on enterprise.events ---------------------------------------------------------
+
+
+class EnterpriseRegistered(
+    _Registration, Fact, type="enterprise.enterprise_registered", subject="enterprise_id"
+):
+    """The registration as stored."""
+
+
+class DemandDeclared(Fact, type="enterprise.demand_declared", subject="enterprise_id"):
+    """An open demand was recorded (an addition to the contract)."""
+
+    enterprise_id: str
+    cas: str
+    quantity_kg: float
+    needed_by: date | None = None
+
+
+class InventoryChanged(Fact, type="enterprise.inventory_changed", subject="enterprise_id"):
+    """The stock of one chemical changed, by a declared movement or a transfer."""
+
+    enterprise_id: str
+    cas: str
+    stock_kg: float
+    capacity_kg: float
+    movement: StockChange
+    quantity_kg: float
+
+
+class OverCapacityDetected(Fact, type="enterprise.over_capacity_detected", subject="enterprise_id"):
+    """Stock exceeds the permitted storage: one alert per excursion, for the liaison officer."""
+
+    alert_id: str
+    enterprise_id: str
+    enterprise_name: str
+    cas: str
+    chemical_name: str
+    chemical_name_en: str
+    control_categories: list[ControlCategory]
+    stock_kg: float
+    capacity_kg: float
+    surplus_kg: float
+    liaison_officer: LiaisonOfficer
+    address: str
+    contact: Person
+
+
+class AlertGrown(Fact, type="enterprise.alert_grown", subject="alert_id"):
+    """The surplus of an open alert grew; only the extra is planned (an addition)."""
 
     alert_id: str
     enterprise_id: str
     cas: str
     surplus_kg: float
+    previous_surplus_kg: float
+    stock_kg: float
+    capacity_kg: float
 
 
-class AlertResolved(_Message):
+class RedistributionProposed(Fact, type="enterprise.redistribution_proposed", subject="alert_id"):
+    """Transfers of (part of) a surplus to licensed enterprises nearby that need it."""
+
     alert_id: str
-    enterprise_id: str
+    source_enterprise_id: str
     cas: str
+    surplus_kg: float
+    transfers: list[ProposedTransfer]
+    unallocated_kg: float
 
 
-class TransferDeclined(_Message):
+class TransferAccepted(Fact, type="enterprise.transfer_accepted", subject="transfer_id"):
+    """The recipient accepted a proposed transfer (an addition)."""
+
+    transfer_id: str
+    alert_id: str
+    to_enterprise_id: str
+
+
+class TransferDeclined(Fact, type="enterprise.transfer_declined", subject="transfer_id"):
+    """The recipient declined, or did not answer in time (`reason` is `expired`)."""
+
     transfer_id: str
     alert_id: str
     to_enterprise_id: str
     reason: str
+    quantity_kg: float
 
 
-class TransferCompleted(_Message):
+class TransferCompleted(Fact, type="enterprise.transfer_completed", subject="transfer_id"):
+    """A transfer was delivered: stocks move at both ends, the recipient's demand drops."""
+
     transfer_id: str
     alert_id: str
     from_enterprise_id: str
@@ -103,8 +204,47 @@ class TransferCompleted(_Message):
     quantity_kg: float
 
 
-class TransferResponseDue(_Message):
+class RedistributionEscalated(Fact, type="enterprise.redistribution_escalated", subject="alert_id"):
+    """What could not be placed goes to the hazardous-chemicals brigade."""
+
+    alert_id: str
+    enterprise_id: str
+    cas: str
+    unallocated_kg: float
+    reason: EscalationReason
+
+
+class AlertResolved(Fact, type="enterprise.alert_resolved", subject="alert_id"):
+    """Stock is back within the permitted storage (by delivery, consumption, sale or permit)."""
+
+    alert_id: str
+    enterprise_id: str
+    cas: str
+    stock_kg: float
+    capacity_kg: float
+
+
+# -- timers -----------------------------------------------------------------------------
+
+
+class TransferResponseDue(Timer, type="enterprise.transfer_response_due", subject="transfer_id"):
+    """The recipient's time to answer a proposed transfer is up."""
+
     transfer_id: str
 
 
-EscalationReason = Literal["no_eligible_recipient", "declined", "expired"]
+# -- why a command is refused -----------------------------------------------------------
+
+UNKNOWN_ENTERPRISE = Reason("unknown_enterprise", "the enterprise is not registered")
+UNKNOWN_CAS = Reason("unknown_cas", "the CAS number is not in the chemical catalogue")
+NEGATIVE_QUANTITY = Reason("negative_quantity", "a quantity below 0")
+INSUFFICIENT_STOCK = Reason(
+    "insufficient_stock", "a consumption or sale larger than the stock (never clamped)"
+)
+UNKNOWN_TRANSFER = Reason("unknown_transfer", "no such transfer was ever proposed")
+NOT_THE_RECIPIENT = Reason("not_the_recipient", "the transfer goes to another enterprise")
+TRANSFER_NOT_OPEN = Reason("transfer_not_open", "the transfer was already answered or expired")
+TRANSFER_NOT_ACCEPTED = Reason(
+    "transfer_not_accepted", "a delivery for a transfer that is not accepted"
+)
+MORE_THAN_PROMISED = Reason("more_than_promised", "a delivery larger than the transfer")

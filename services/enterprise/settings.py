@@ -1,19 +1,16 @@
 """Settings of the enterprise service; its own knobs are read with the `ENTERPRISE_` prefix."""
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
-from shared.settings import Port, ServiceSettings
+from shared import Port, ServiceSettings, settings_for
 
 
 class EnterpriseSettings(ServiceSettings):
     """Kafka, MongoDB and HTTP settings, and the redistribution rules' knobs."""
 
-    model_config = SettingsConfigDict(env_prefix="ENTERPRISE_", extra="ignore", frozen=True)
+    model_config = settings_for("enterprise")
 
-    mongodb_database: str = "enterprise"
     http_port: Port = 8102
-    consumer_group: str = "enterprise"
     # recipients farther than this (great-circle) are not considered
     max_distance_km: float = Field(default=50.0, gt=0)
     # a proposed transfer not answered within this is declined as expired (default 24 h)

@@ -1,6 +1,5 @@
 """`python -m services.mediation` runs the mediation service."""
 
-from services.mediation.app import SPEC
-from shared.runtime import run_service
+from services.mediation.app import SERVICE
 
-run_service(SPEC)
+SERVICE.run()

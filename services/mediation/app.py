@@ -1,10 +1,11 @@
-"""Wiring of the mediation service: the topics it uses and its FastStream subscribers."""
+"""Wiring of the mediation service (its handlers come with its issue)."""
 
 from services.mediation.settings import MediationSettings
-from shared.runtime import ServiceSpec
+from shared import Runtime, Service
 
-SPEC = ServiceSpec(
-    name="mediation",
-    settings_type=MediationSettings,
-    topics=("mediation.intake", "mediation.events", "outreach.events"),
-)
+
+def wire(runtime: Runtime[MediationSettings]) -> None:
+    """Nothing to wire yet: the service publishes on its events topic only."""
+
+
+SERVICE = Service("mediation", MediationSettings, wire)

@@ -1,6 +1,5 @@
 """`python -m services.notifier` runs the notifier service."""
 
-from services.notifier.app import SPEC
-from shared.runtime import run_service
+from services.notifier.app import SERVICE
 
-run_service(SPEC)
+SERVICE.run()

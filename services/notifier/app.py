@@ -1,10 +1,11 @@
-"""Wiring of the notifier service: the topics it uses and its FastStream subscribers."""
+"""Wiring of the notifier service (its handlers come with its issue)."""
 
 from services.notifier.settings import NotifierSettings
-from shared.runtime import ServiceSpec
+from shared import Runtime, Service
 
-SPEC = ServiceSpec(
-    name="notifier",
-    settings_type=NotifierSettings,
-    topics=("enterprise.events", "outreach.events", "mediation.events", "notifier.events"),
-)
+
+def wire(runtime: Runtime[NotifierSettings]) -> None:
+    """Nothing to wire yet: the service publishes on its events topic only."""
+
+
+SERVICE = Service("notifier", NotifierSettings, wire)

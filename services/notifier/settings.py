@@ -1,15 +1,11 @@
 """Settings of the notifier service; its own knobs are read with the `NOTIFIER_` prefix."""
 
-from pydantic_settings import SettingsConfigDict
-
-from shared.settings import Port, ServiceSettings
+from shared import Port, ServiceSettings, settings_for
 
 
 class NotifierSettings(ServiceSettings):
     """Kafka, MongoDB and HTTP settings of the notifier service."""
 
-    model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore", frozen=True)
+    model_config = settings_for("notifier")
 
-    mongodb_database: str = "notifier"
     http_port: Port = 8104
-    consumer_group: str = "notifier"

@@ -1,6 +1,5 @@
 """`python -m services.outreach` runs the outreach service."""
 
-from services.outreach.app import SPEC
-from shared.runtime import run_service
+from services.outreach.app import SERVICE
 
-run_service(SPEC)
+SERVICE.run()

@@ -1,10 +1,11 @@
-"""Wiring of the outreach service: the topics it uses and its FastStream subscribers."""
+"""Wiring of the outreach service (its handlers come with its issue)."""
 
 from services.outreach.settings import OutreachSettings
-from shared.runtime import ServiceSpec
+from shared import Runtime, Service
 
-SPEC = ServiceSpec(
-    name="outreach",
-    settings_type=OutreachSettings,
-    topics=("outreach.intake", "outreach.events"),
-)
+
+def wire(runtime: Runtime[OutreachSettings]) -> None:
+    """Nothing to wire yet: the service publishes on its events topic only."""
+
+
+SERVICE = Service("outreach", OutreachSettings, wire)

@@ -1,15 +1,11 @@
 """Settings of the outreach service; its own knobs are read with the `OUTREACH_` prefix."""
 
-from pydantic_settings import SettingsConfigDict
-
-from shared.settings import Port, ServiceSettings
+from shared import Port, ServiceSettings, settings_for
 
 
 class OutreachSettings(ServiceSettings):
     """Kafka, MongoDB and HTTP settings of the outreach service."""
 
-    model_config = SettingsConfigDict(env_prefix="OUTREACH_", extra="ignore", frozen=True)
+    model_config = settings_for("outreach")
 
-    mongodb_database: str = "outreach"
     http_port: Port = 8103
-    consumer_group: str = "outreach"

@@ -8,8 +8,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from infra.artifacts import cache_dir, ferretdb_binary
-from shared.kafka import ensure_topics
-from shared.topics import dlq_topic
+from infra.kafka import ensure_topics
+from shared._kit.topics import dlq_topic
 from tests.platform.harness import Ledger, PrivateFerretDB
 from tests.support import Infra, free_port
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.envelope import CloudEvent
+from shared._kit.envelope import CloudEvent
 from tests.support import (
     EventTail,
     Infra,

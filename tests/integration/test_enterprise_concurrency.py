@@ -12,12 +12,13 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.enterprise.handlers import EnterpriseHandlers
-from services.enterprise.messages import AlertRaised, DeclareDemand, RegisterEnterprise
+from services.enterprise.messages import DeclareDemand, OverCapacityDetected, RegisterEnterprise
 from services.enterprise.redistribution import Redistribution
-from services.enterprise.store import EnterpriseStore, promised_kg
-from shared.aggregates import AggregateStore
-from shared.clock import ManualClock
-from shared.timers import Timers
+from services.enterprise.state import AlertState, EnterpriseState, TransferState
+from services.enterprise.store import EnterpriseStore
+from shared import AggregateStore, Context
+from shared._kit.clock import ManualClock
+from shared._kit.timers import Timers
 from tests.support import command
 
 pytestmark = pytest.mark.integration
@@ -46,43 +47,54 @@ async def test_two_simultaneous_alerts_competing_for_one_recipients_room(
 ) -> None:
     clock = ManualClock(datetime(2026, 6, 3, 9, 30, tzinfo=UTC))
     store = EnterpriseStore(
-        *(
-            AggregateStore(mongo_db[name], clock=clock)
-            for name in ("enterprises", "alerts", "transfers")
-        )
+        AggregateStore(mongo_db["enterprises"], EnterpriseState, clock=clock),
+        AggregateStore(mongo_db["alerts"], AlertState, clock=clock),
+        AggregateStore(mongo_db["transfers"], TransferState, clock=clock),
     )
     timers = Timers(mongo_db["timers"], service="enterprise", clock=clock, owner="test")
-    steps = (store, timers, clock, 50.0, timedelta(hours=24))
-    commands, flow = EnterpriseHandlers(*steps), Redistribution(*steps)
+
+    def ctx(event: Any) -> Context:
+        return Context.of(event, source="/services/enterprise", clock=clock, timers=timers)
+
+    commands, flow = EnterpriseHandlers(store), Redistribution(store, 50.0, timedelta(hours=24))
     for eid, km, capacity in (
         ("source-1", 0, 20_000),
         ("source-2", 1, 20_000),
         ("recipient", 5, 5_000),
     ):
         registration = _registration(eid, km, capacity)
-        await commands.register_enterprise(registration, command("r", eid, {}))
+        await commands.register_enterprise(registration, ctx(command("r", eid, {})))
     await commands.declare_demand(
         DeclareDemand(enterprise_id="recipient", cas=BUTANONE, quantity_kg=5_000),
-        command("d", "recipient", {}),
+        ctx(command("d", "recipient", {})),
     )
 
-    def alert(n: int) -> tuple[AlertRaised, Any]:
+    def alert(n: int) -> tuple[OverCapacityDetected, Context]:
         data = {
             "alert_id": f"alert-{n}",
             "enterprise_id": f"source-{n}",
+            "enterprise_name": f"source-{n}",
             "cas": BUTANONE,
+            "chemical_name": "丁酮",
+            "chemical_name_en": "butanone",
+            "control_categories": ["drug_precursor_3", "hazardous"],
+            "stock_kg": 24_000.0,
+            "capacity_kg": 20_000.0,
             "surplus_kg": 4_000.0,
+            "liaison_officer": {"officer_id": "o1", "name": "Lü", "phone": "13800000001"},
+            "address": "Lishui",
+            "contact": {"name": "c", "phone": "13900000002"},
         }
-        return AlertRaised.model_validate(data), command(
-            "enterprise.over_capacity_detected", f"source-{n}", data
-        )
+        event = command("enterprise.over_capacity_detected", f"source-{n}", data)
+        return OverCapacityDetected.model_validate(data), ctx(event)
 
-    results = await asyncio.gather(*(flow.alert_raised(*alert(n)) for n in (1, 2)))
+    contexts = [alert(n) for n in (1, 2)]
+    await asyncio.gather(*(flow.alert_raised(fact, c) for fact, c in contexts))
 
     recipient = await store.enterprises.load("recipient")
     assert recipient is not None
-    promised = promised_kg(recipient, BUTANONE)
-    emitted = [e for applied in (a for r in results for a in r) for e in applied.events]
+    promised = recipient.promised_kg(BUTANONE)
+    emitted = [e for _, c in contexts for applied in c.applied for e in applied.events]
     placed = sum(
         t["quantity_kg"]
         for e in emitted

@@ -9,8 +9,8 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from shared.kafka import partition_counts
-from shared.topics import DEFAULT_PARTITIONS, contract_topics
+from infra.kafka import DEFAULT_PARTITIONS, partition_counts
+from infra.topics import contract_topics
 from tests.support import Infra
 
 pytestmark = pytest.mark.integration

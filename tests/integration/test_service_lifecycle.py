@@ -2,6 +2,7 @@
 and refuses bad connection settings with one clear line."""
 
 import json
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -28,7 +29,8 @@ async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
             health = await http.get("/healthz")
             ready = await http.get("/readyz")
-            asyncapi = await http.get("/docs/asyncapi.json")
+            asyncapi = await http.get("/docs/asyncapi")
+            page = await http.get("/docs")
         code = await service.stop(signal.SIGTERM)
     finally:
         await service.kill()
@@ -38,7 +40,12 @@ async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
         "status": "ready",
         "checks": {"kafka": True, "mongodb": True, "consumers": True},
     }
-    assert asyncapi.status_code == 200
+    assert asyncapi.json()["asyncapi"] == "3.0.0"
+    assert asyncapi.json()["info"]["title"] == f"{name} service"
+    # served offline: the page loads nothing from outside
+    assert page.status_code == 200
+    assert "<script" not in page.text
+    assert all(link.startswith("/") for link in re.findall(r'(?:src|href)="([^"]*)"', page.text))
     assert code == 0
     events = service.events()  # every line is JSON: operators' tools parse them
     ready_line = next(e for e in events if e["event"] == "service_ready")
@@ -89,12 +96,11 @@ async def test_bad_connection_settings_exit_within_30s_with_one_line(
 
 async def test_missing_topics_are_named_at_start_up(infra: Infra) -> None:
     """Auto-creation is off, so a broker without the contract's topics is refused clearly."""
-    from services.enterprise.app import SPEC
     from services.enterprise.settings import EnterpriseSettings
-    from shared.startup import StartupError, check_kafka
+    from shared._kit.startup import StartupError, check_kafka
 
     settings = EnterpriseSettings(
         KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, MONGODB_URL=infra.mongodb_url
     )
     with pytest.raises(StartupError, match=r"lacks the topics no\.such\.topic"):
-        await check_kafka(settings, [*SPEC.topics, "no.such.topic"])
+        await check_kafka(settings, ["enterprise.intake", "enterprise.events", "no.such.topic"])

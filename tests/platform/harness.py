@@ -9,7 +9,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from shared.envelope import CloudEvent
+from shared._kit.envelope import CloudEvent
 from tests.support import (
     Infra,
     ServiceProcess,
@@ -52,7 +52,7 @@ class Ledger:
     def process(self, **extra: str) -> ServiceProcess:
         env = {
             **self.infra.env(),
-            "LEDGER_NAME": self.name,
+            "LEDGER_TOPIC_PREFIX": self.name,
             "LEDGER_MONGODB_DATABASE": self.database,
             "LEDGER_CONSUMER_GROUP": self.name,
             "LEDGER_OUTBOX_RELAY_INTERVAL_S": "0.5",

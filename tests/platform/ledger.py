@@ -1,146 +1,134 @@
-"""A tiny service built on the platform, run as a real process by the delivery tests.
+"""A tiny service built on the kit, run as a real process by the delivery tests.
 
 One aggregate per account; `ledger.record_entry` adds an amount and emits
-`ledger.entry_recorded`. `LEDGER_NAME` names its topics (`<name>.intake`,
-`<name>.events`), so each test has topics of its own.
+`ledger.entry_recorded`. `LEDGER_TOPIC_PREFIX` names its topics (`<prefix>.intake`,
+`<prefix>.events`), so each test has topics of its own.
 """
 
-import os
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field
 
-from shared.aggregates import Applied, Change
-from shared.consuming import Rejected, Router
-from shared.envelope import CloudEvent, derive_id
-from shared.runtime import Runtime, ServiceSpec, Wiring, run_service
-from shared.settings import Port, ServiceSettings
+from shared import (
+    Change,
+    Command,
+    Context,
+    Fact,
+    Port,
+    Reason,
+    Rejected,
+    Runtime,
+    Service,
+    ServiceSettings,
+    State,
+    Timer,
+    settings_for,
+)
 
 MAX_AMOUNT = 1_000_000
+AMOUNT_TOO_LARGE = Reason("amount_too_large", f"an amount above {MAX_AMOUNT}")
 
 
 class LedgerSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore", frozen=True)
+    model_config = settings_for("ledger")
 
-    mongodb_database: str = "ledger"
     http_port: Port = 8199
-    consumer_group: str = "ledger"
 
 
-class RecordEntry(BaseModel):
+class RecordEntry(Command, type="ledger.record_entry", subject="account"):
     entry_id: str
     account: str
     amount: int = Field(ge=0)
     behaviour: Literal["normal", "always_fails"] = "normal"
 
 
-class ScheduleReminder(BaseModel):
+class ScheduleReminder(Command, type="ledger.schedule_reminder", subject="account"):
     reminder_id: str
     account: str
     due_in_s: float = Field(ge=0)
 
 
-class ReminderDue(BaseModel):
+class EntryRecorded(Fact, type="ledger.entry_recorded", subject="account"):
+    entry_id: str
+    account: str
+    amount: int
+
+
+class ReminderFired(Fact, type="ledger.reminder_fired", subject="account"):
     reminder_id: str
     account: str
 
 
-def wire_ledger(name: str) -> "Any":
-    def wire(runtime: Runtime) -> Wiring:
-        store = runtime.store("accounts")
-        router = Router()
+class ReminderDue(Timer, type="ledger.reminder_due", subject="account"):
+    reminder_id: str
+    account: str
 
-        @router.on("ledger.record_entry", RecordEntry)
-        async def record_entry(cmd: RecordEntry, event: CloudEvent) -> list[Applied]:
-            if cmd.behaviour == "always_fails":
-                raise RuntimeError("this entry always fails")
-            if cmd.amount > MAX_AMOUNT:
-                raise Rejected("amount_too_large", [f"amount {cmd.amount} > {MAX_AMOUNT}"])
 
-            def decide(state: dict[str, Any] | None) -> Change:
-                state = state or {"balance": 0, "entries": []}
-                recorded = event.caused(
-                    role="recorded",
-                    type="ledger.entry_recorded",
-                    source=f"/services/{name}",
-                    subject=cmd.account,
-                    time=runtime.clock.now(),
-                    data={"entry_id": cmd.entry_id, "account": cmd.account, "amount": cmd.amount},
-                )
-                return Change(
-                    state={
-                        "balance": state["balance"] + cmd.amount,
-                        "entries": [*state["entries"], cmd.entry_id],
-                    },
-                    events=[recorded],
-                )
+class Account(State):
+    balance: int = 0
+    entries: list[str] = Field(default_factory=list)
+    reminders: list[str] = Field(default_factory=list)
+    fired: list[str] = Field(default_factory=list)
 
-            return [await store.apply(cmd.account, event, decide)]
 
-        @router.on("ledger.schedule_reminder", ScheduleReminder)
-        async def schedule_reminder(cmd: ScheduleReminder, event: CloudEvent) -> list[Applied]:
-            # timer first, state second: a replay finds the timer there (idempotent upsert)
-            await runtime.timers.schedule(
-                derive_id(event.id, "reminder"),
-                event_type="ledger.reminder_due",
-                subject=cmd.account,
-                correlation_id=event.correlation,
-                due_at=runtime.clock.now() + timedelta(seconds=cmd.due_in_s),
-                data={"reminder_id": cmd.reminder_id, "account": cmd.account},
+def wire(runtime: Runtime[LedgerSettings]) -> None:
+    accounts = runtime.store("accounts", Account)
+
+    async def record_entry(cmd: RecordEntry, ctx: Context) -> None:
+        if cmd.behaviour == "always_fails":
+            raise RuntimeError("this entry always fails")
+        if cmd.amount > MAX_AMOUNT:
+            raise Rejected(AMOUNT_TOO_LARGE, f"amount {cmd.amount} > {MAX_AMOUNT}")
+
+        def decide(state: Account | None) -> Change[Account]:
+            state = state or Account()
+            return Change(
+                Account(
+                    balance=state.balance + cmd.amount,
+                    entries=[*state.entries, cmd.entry_id],
+                    reminders=state.reminders,
+                    fired=state.fired,
+                ),
+                [EntryRecorded(entry_id=cmd.entry_id, account=cmd.account, amount=cmd.amount)],
             )
 
-            def decide(state: dict[str, Any] | None) -> Change:
-                state = state or {"balance": 0, "entries": []}
-                return Change(
-                    state={**state, "reminders": [*state.get("reminders", []), cmd.reminder_id]}
-                )
+        await accounts.apply(cmd.account, ctx, decide)
 
-            return [await store.apply(cmd.account, event, decide)]
-
-        timer_router = Router()
-
-        @timer_router.on("ledger.reminder_due", ReminderDue)
-        async def reminder_due(due: ReminderDue, event: CloudEvent) -> list[Applied]:
-            def decide(state: dict[str, Any] | None) -> Change:
-                state = state or {"balance": 0, "entries": []}
-                fired = event.caused(
-                    role="fired",
-                    type="ledger.reminder_fired",
-                    source=f"/services/{name}",
-                    subject=due.account,
-                    time=runtime.clock.now(),
-                    data=due.model_dump(),
-                )
-                return Change(
-                    state={**state, "fired": [*state.get("fired", []), due.reminder_id]},
-                    events=[fired],
-                )
-
-            return [await store.apply(due.account, event, decide)]
-
-        async def stats() -> dict[str, Any]:
-            return {"accounts": await store.collection.count_documents({})}
-
-        return Wiring(
-            routers={f"{name}.intake": router},
-            stores=[store],
-            stats=stats,
-            timer_router=timer_router,
+    async def schedule_reminder(cmd: ScheduleReminder, ctx: Context) -> None:
+        # timer first, state second: a replay finds the timer there (idempotent upsert)
+        await ctx.schedule(
+            ctx.derive("reminder"),
+            ReminderDue(reminder_id=cmd.reminder_id, account=cmd.account),
+            at=ctx.now() + timedelta(seconds=cmd.due_in_s),
         )
 
-    return wire
+        def decide(state: Account | None) -> Change[Account]:
+            state = state or Account()
+            reminders = [*state.reminders, cmd.reminder_id]
+            return Change(state.model_copy(update={"reminders": reminders}))
+
+        await accounts.apply(cmd.account, ctx, decide)
+
+    async def reminder_due(due: ReminderDue, ctx: Context) -> None:
+        def decide(state: Account | None) -> Change[Account]:
+            state = state or Account()
+            fired = [*state.fired, due.reminder_id]
+            return Change(
+                state.model_copy(update={"fired": fired}),
+                [ReminderFired(reminder_id=due.reminder_id, account=due.account)],
+            )
+
+        await accounts.apply(due.account, ctx, decide)
+
+    async def stats() -> dict[str, Any]:
+        return {"accounts": await accounts.count()}
+
+    runtime.handle(record_entry, schedule_reminder, reminder_due)
+    runtime.report(stats)
 
 
-def spec(name: str) -> ServiceSpec:
-    return ServiceSpec(
-        name=name,
-        settings_type=LedgerSettings,
-        topics=(f"{name}.intake", f"{name}.events"),
-        wire=wire_ledger(name),
-    )
-
+SERVICE = Service("ledger", LedgerSettings, wire)
 
 if __name__ == "__main__":
-    run_service(spec(os.environ.get("LEDGER_NAME", "ledger")))
+    SERVICE.run()

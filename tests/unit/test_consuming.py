@@ -1,90 +1,110 @@
-"""The consumer's routing decisions, with a hand-written publisher fake (no Kafka needed)."""
+"""The pipeline's routing decisions and the consumer's classification (no Kafka needed)."""
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import json
 
-from aiokafka.structs import ConsumerRecord
-from pydantic import BaseModel
+from aiokafka.errors import KafkaConnectionError
+from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from shared.aggregates import Applied
-from shared.clock import ManualClock
-from shared.consuming import Consumer, RetryPolicy, Router, is_transient
-from shared.envelope import CloudEvent
-from shared.metrics import PlatformMetrics
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.published: list[tuple[str, list[CloudEvent]]] = []
-        self.dead: list[str] = []
-
-    async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
-        self.published.append((topic, list(events)))
-
-    async def publish_applied(self, topic: str, applied: Sequence[Applied]) -> None:
-        for one in applied:
-            self.published.append((topic, one.events))
-
-    async def dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str
-    ) -> None:
-        self.dead.append(reason)
+from shared import (
+    Change,
+    Command,
+    Context,
+    Fact,
+    Port,
+    Runtime,
+    Service,
+    ServiceSettings,
+    State,
+    settings_for,
+)
+from shared._kit.consuming import is_transient
+from shared._kit.envelope import CloudEvent
+from shared.testing import Scenario
 
 
-class Ping(BaseModel):
-    n: int
+class PingSettings(ServiceSettings):
+    model_config = settings_for("svc")
+
+    http_port: Port = 8190
 
 
-def _consumer(*, own_intake: bool, publisher: RecordingPublisher) -> Consumer:
-    router = Router()
-
-    @router.on("svc.ping", Ping)
-    async def ping(cmd: Ping, event: CloudEvent) -> list[Applied]:
-        return []
-
-    return Consumer(
-        service="svc",
-        topic="svc.intake" if own_intake else "other.events",
-        own_intake=own_intake,
-        router=router,
-        publisher=publisher,  # type: ignore[arg-type]
-        metrics=PlatformMetrics(),
-        clock=ManualClock(datetime(2026, 6, 3, tzinfo=UTC)),
-        retry=RetryPolicy(max_attempts=2, initial_backoff_s=0),
-    )
+class Ping(Command, type="svc.ping", subject="key"):
+    key: str
+    n: float
 
 
-def _record(event_type: str) -> ConsumerRecord[bytes, bytes]:
-    event = CloudEvent(id="e1", source="/x", type=event_type, subject="s", data={"n": 1})
-    return ConsumerRecord("t", 0, 7, 0, 0, b"s", event.to_bytes(), None, 0, 0, [])
+class Pinged(Fact, type="svc.pinged", subject="key"):
+    key: str
+    n: float
+
+
+class Counter(State):
+    total: float = 0
+
+
+def wire(runtime: Runtime[PingSettings]) -> None:
+    counters = runtime.store("counters", Counter)
+
+    async def ping(cmd: Ping, ctx: Context) -> None:
+        def decide(state: Counter | None) -> Change[Counter]:
+            total = (state or Counter()).total + cmd.n
+            return Change(Counter(total=total), [Pinged(key=cmd.key, n=cmd.n)])
+
+        await counters.apply(cmd.key, ctx, decide)
+
+    runtime.handle(ping)
+
+
+SERVICE = Service("svc", PingSettings, wire)
+
+
+def _event(event_type: str, data: object, *, event_id: str = "e1") -> CloudEvent:
+    return CloudEvent(id=event_id, source="/x", type=event_type, subject="s", data=data)  # type: ignore[arg-type]
 
 
 async def test_unknown_type_on_another_services_topic_is_ignored() -> None:
-    publisher = RecordingPublisher()
+    scenario = Scenario(SERVICE)
 
-    await _consumer(own_intake=False, publisher=publisher).handle(_record("other.thing_happened"))
+    outcome = await scenario.when_raw("other.events", _event("other.thing_happened", {}))
 
-    assert publisher.published == []
-    assert publisher.dead == []
+    assert outcome.events == []
 
 
 async def test_unknown_type_on_the_own_intake_is_rejected() -> None:
-    publisher = RecordingPublisher()
+    scenario = Scenario(SERVICE)
 
-    await _consumer(own_intake=True, publisher=publisher).handle(_record("svc.unknown"))
+    outcome = await scenario.when_raw("svc.intake", _event("svc.unknown", {}))
 
-    [(topic, [rejection])] = publisher.published
-    assert topic == "svc.events"
+    [rejection] = outcome.events
     assert rejection.type == "svc.command_rejected"
-    assert rejection.data is not None
-    assert rejection.data["reason"] == "unknown_command_type"
+    assert outcome.rejected == "unknown_command_type"
     assert rejection.causationid == "e1"
 
 
-def test_infrastructure_failures_are_transient_and_bugs_are_not() -> None:
-    from aiokafka.errors import KafkaConnectionError
-    from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+async def test_numbers_that_are_not_finite_are_invalid_data_and_change_nothing() -> None:
+    scenario = Scenario(SERVICE)
+    for n, raw in enumerate(('{"key": "k", "n": 1e400}', '{"key": "k", "n": NaN}')):
+        data = json.loads(raw)
 
+        outcome = await scenario.when_raw("svc.intake", _event("svc.ping", data, event_id=f"{n}"))
+
+        assert outcome.rejected == "invalid_data"
+        assert outcome.rejections[0].errors == ["n: Input should be a finite number"]
+    assert await scenario.state("counters", "k", Counter) is None
+
+
+async def test_a_redelivered_command_changes_nothing_and_states_nothing_new() -> None:
+    scenario = Scenario(SERVICE)
+
+    first = await scenario.when(Ping(key="k", n=2), id="same")
+    again = await scenario.when(Ping(key="k", n=2), id="same")
+
+    assert first.types == ["svc.pinged"]
+    assert again.events == []
+    assert await scenario.state("counters", "k", Counter) == Counter(total=2)
+
+
+def test_infrastructure_failures_are_transient_and_bugs_are_not() -> None:
     assert is_transient(ServerSelectionTimeoutError("no server"))
     assert is_transient(AutoReconnect("reset"))
     assert is_transient(KafkaConnectionError("refused"))

@@ -1,21 +1,20 @@
-"""The enterprise rules: stock movements, over-capacity alerts and the redistribution matcher."""
+"""The enterprise rules as pure functions: stock movements, alerts and the matcher."""
 
 import random
 
 import pytest
 
 from services.enterprise.catalogue import CATALOGUE, ControlCategory, chemical
-from services.enterprise.domain import (
+from services.enterprise.domain import alert_change, stock_after
+from services.enterprise.matcher import (
     Candidate,
     Location,
     Plan,
-    RuleError,
-    alert_change,
     distance_km,
     plan_redistribution,
     reservable_kg,
-    stock_after,
 )
+from shared import Rejected
 
 BUTANONE = CATALOGUE["78-93-3"]
 CAT3 = frozenset({"drug_precursor_3", "hazardous"})
@@ -227,7 +226,7 @@ def test_movements(stock: float, movement: str, quantity: float, after: float) -
 def test_stock_never_goes_negative_and_is_never_clamped(
     movement: str, quantity: float, reason: str
 ) -> None:
-    with pytest.raises(RuleError) as refused:
+    with pytest.raises(Rejected) as refused:
         stock_after(100, movement, quantity)  # type: ignore[arg-type]
 
     assert refused.value.reason == reason

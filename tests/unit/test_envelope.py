@@ -5,7 +5,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.envelope import CloudEvent, NotACloudEventError, derive_id
+from shared import Context, Fact
+from shared._kit.clock import ManualClock
+from shared._kit.envelope import CloudEvent, NotACloudEventError, derive_id
+from shared._kit.memory import MemoryDatabase
+from shared._kit.timers import Timers
 
 WHEN = datetime(2026, 6, 3, 9, 30, tzinfo=UTC)
 
@@ -59,32 +63,39 @@ def test_bytes_that_are_not_a_cloudevent_say_why(raw: bytes, why: str) -> None:
         CloudEvent.from_bytes(raw)
 
 
-def test_caused_events_copy_correlation_and_derive_a_replayable_id() -> None:
+class _Alerted(Fact, type="enterprise.over_capacity_detected", subject="enterprise_id"):
+    enterprise_id: str
+
+
+def _context(event: CloudEvent) -> Context:
+    clock = ManualClock(WHEN)
+    timers = Timers(MemoryDatabase()["timers"], service="enterprise", clock=clock, owner="t")  # type: ignore[arg-type]
+    return Context.of(event, source="/services/enterprise", clock=clock, timers=timers)
+
+
+def test_stated_facts_copy_correlation_and_derive_a_replayable_id() -> None:
     command = _command()
+    fact = _Alerted(enterprise_id="ent-leather-01")
 
-    def alert(cause: CloudEvent) -> CloudEvent:
-        return cause.caused(
-            role="alert",
-            type="enterprise.over_capacity_detected",
-            source="/services/enterprise",
-            subject="ent-leather-01",
-            data={},
-            time=WHEN,
-        )
+    first = _context(command).envelope(fact, "alert")
+    replay = _context(command).envelope(fact, "alert")
+    downstream = _context(first).envelope(fact, "notify")
 
-    first, replay = alert(command), alert(command)
-    downstream = first.caused(
-        role="notify",
-        type="notifier.notification_sent",
-        source="/services/notifier",
-        subject="n",
-        data={},
-        time=WHEN,
-    )
-
-    assert first.id == replay.id == derive_id("cmd-1", "alert")
-    assert first.id != derive_id("cmd-1", "transfer")
+    assert first.id == replay.id
+    assert first.id != _context(command).envelope(fact, "transfer").id
+    assert first.subject == "ent-leather-01"
     assert first.causationid == "cmd-1"
     assert first.correlationid == "cmd-1"  # a command starts its own story
     assert downstream.correlationid == "cmd-1"
     assert downstream.causationid == first.id
+
+
+def test_identity_is_source_and_id_together() -> None:
+    command = _command()
+    same_id_other_sender = command.model_copy(update={"source": "/intake/other"})
+
+    assert _context(command).key == _context(command).key
+    assert _context(command).key != _context(same_id_other_sender).key
+    assert derive_id(_context(command).key, "x") != derive_id(
+        _context(same_id_other_sender).key, "x"
+    )

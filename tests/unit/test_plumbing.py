@@ -3,9 +3,10 @@
 import re
 
 from infra.local import _cluster_id
-from shared.logging import mask_personal_numbers
-from shared.startup import redact
-from shared.topics import contract_topics, dlq_topic
+from infra.topics import contract_topics
+from shared._kit.logging import mask_personal_numbers
+from shared._kit.startup import redact
+from shared._kit.topics import dlq_topic
 
 
 def test_contract_topics_are_the_seven_topics_and_their_dead_letter_topics() -> None:
@@ -57,3 +58,33 @@ def test_cluster_ids_have_kafkas_shape() -> None:
 
     assert len(ids) == 200
     assert all(re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_-]{21}", cid) for cid in ids)
+
+
+def test_the_kit_has_no_import_cycle_and_services_use_only_its_public_api() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    graph: dict[str, set[str]] = {}
+    for path in (root / "shared").rglob("*.py"):
+        module = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[module] = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shared")
+        }
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == target or (dep not in seen and reaches(dep, target, seen | {dep})):
+                return True
+        return False
+
+    assert [m for m in graph if reaches(m, m, set())] == []
+    private = [
+        str(path.relative_to(root))
+        for path in (root / "services").rglob("*.py")
+        if "shared._kit" in path.read_text(encoding="utf-8")
+    ]
+    assert private == [], "services import the kit's public API only (`from shared import …`)"

@@ -4,7 +4,7 @@ import pytest
 
 from services.enterprise.settings import EnterpriseSettings
 from services.notifier.settings import NotifierSettings
-from shared.settings import SettingsError
+from shared._kit.settings import SettingsError
 
 GOOD = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "MONGODB_URL": "mongodb://127.0.0.1/"}
 

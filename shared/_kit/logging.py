@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from shared.settings import LogFormat
+from shared._kit.settings import LogFormat
 
 # Mainland mobile numbers (11 digits from 1[3-9]) and resident ID numbers (17 digits + check).
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")

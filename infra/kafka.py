@@ -1,4 +1,4 @@
-"""Kafka plumbing shared by the services, the local infrastructure and the tests."""
+"""Kafka admin helpers for the local infrastructure, the compose topics job, tests, benchmarks."""
 
 import asyncio
 import uuid
@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
 
-from shared.topics import DEFAULT_PARTITIONS
+DEFAULT_PARTITIONS = 6
 
 _TOPIC_ALREADY_EXISTS = 36
 

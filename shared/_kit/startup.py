@@ -9,7 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
-from shared.settings import ServiceSettings
+from shared._kit.settings import ServiceSettings
 
 Document = dict[str, Any]
 

@@ -3,29 +3,21 @@
 import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from shared.aggregates import AggregateStore, Applied
-from shared.clock import Clock
-from shared.envelope import CloudEvent, kafka_headers
-from shared.metrics import PlatformMetrics
-from shared.topics import dlq_topic
+from shared._kit.aggregates import AggregateStore
+from shared._kit.clock import Clock
+from shared._kit.context import Applied
+from shared._kit.envelope import CloudEvent, kafka_headers
+from shared._kit.metrics import PlatformMetrics
+from shared._kit.pipeline import event_fields
+from shared._kit.topics import dlq_topic
 
 log = structlog.get_logger("station.publishing")
-
-
-def event_fields(event: CloudEvent) -> dict[str, object]:
-    """The fields every log line about one event carries."""
-    return {
-        "event_id": event.id,
-        "event_type": event.type,
-        "subject": event.subject,
-        "correlation_id": event.correlationid,
-        "causation_id": event.causationid,
-    }
 
 
 class Publisher:
@@ -53,7 +45,7 @@ class Publisher:
                 **event_fields(event),
             )
 
-    async def publish_applied(self, topic: str, applied: Sequence[Applied]) -> None:
+    async def publish_applied(self, topic: str, applied: Sequence[Applied[Any]]) -> None:
         """Publish what each aggregate change emitted, then drop it from its outbox."""
         for one in applied:
             if one.events:
@@ -92,7 +84,7 @@ class OutboxRelay:
     def __init__(
         self,
         publisher: Publisher,
-        stores: Sequence[AggregateStore],
+        stores: Sequence[AggregateStore[Any]],
         *,
         topic: str,
         clock: Clock,

@@ -1,4 +1,4 @@
-"""`python -m shared.create_topics`: create the contract's topics (6 partitions, plus DLQs).
+"""The contract's topics, and `python -m infra.topics`: create them (6 partitions, plus DLQs).
 
 The one-shot job compose runs before any service starts; it waits for the broker
 (up to a minute) so it can start as soon as the broker's container does.
@@ -8,11 +8,26 @@ import asyncio
 import os
 import sys
 import time
+from typing import Final
 
-from shared.kafka import ensure_topics
-from shared.topics import contract_topics
+from infra.kafka import ensure_topics
+from shared._kit.topics import dlq_topic
 
+INTAKE_TOPICS: Final = ("enterprise.intake", "outreach.intake", "mediation.intake")
+EVENTS_TOPICS: Final = (
+    "enterprise.events",
+    "outreach.events",
+    "mediation.events",
+    "notifier.events",
+)
 WAIT_S = 60.0
+
+
+def contract_topics() -> tuple[str, ...]:
+    """Every topic the contract names, each followed by its dead-letter topic."""
+    return tuple(
+        name for topic in (*INTAKE_TOPICS, *EVENTS_TOPICS) for name in (topic, dlq_topic(topic))
+    )
 
 
 async def create(bootstrap_servers: str) -> list[str]:

@@ -1,123 +1,147 @@
 """Inbox and outbox inside the aggregate's own document: effects exactly once, no transactions.
 
-One document per aggregate holds its state, the ids of the last events it consumed
+One document per aggregate holds its typed state, the idempotency keys it applied last
 (inbox) and the events it emitted but has not yet seen published (outbox). Every change
 is one compare-and-set on `version`, so the state change, the inbox mark and the outbox
 entries land together or not at all, on FerretDB (no transactions) as on MongoDB.
 """
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.clock import Clock
-from shared.envelope import CloudEvent
+from shared._kit.clock import Clock
+from shared._kit.context import Applied, Context
+from shared._kit.envelope import CloudEvent
+from shared._kit.messages import Fact, State
 
 Document = dict[str, Any]
+S = TypeVar("S", bound=State)
 # Redeliveries come from the few records not yet committed when a consumer died or lost
-# its partitions, so the last 200 ids of one aggregate are a wide margin; a longer inbox
+# its partitions, so the last 200 keys of one aggregate are a wide margin; a longer inbox
 # makes every write of a busy aggregate slower (measured on FerretDB: ~0.1 ms per entry).
 DEFAULT_INBOX_SIZE = 200
 
 
 @dataclass(frozen=True)
-class Change:
-    """What a decision does to an aggregate: its whole new state and the events it emits."""
+class Change(Generic[S]):
+    """What a decision does to an aggregate: its whole new state and the facts it states."""
 
-    state: Document
-    events: Sequence[CloudEvent] = ()
-
-
-@dataclass
-class Applied:
-    """The outcome of applying one cause: the events to publish now (new or left unsent)."""
-
-    store: "AggregateStore"
-    aggregate_id: str
-    events: list[CloudEvent] = field(default_factory=list)
-    duplicate: bool = False
-    state: Document | None = None
-    # the document's version and outbox as last seen, so marking sent needs no re-read
-    stored: Document | None = None
-
-    async def mark_published(self) -> None:
-        if self.events:
-            await self.store.mark_published(
-                self.aggregate_id, [e.id for e in self.events], known=self.stored
-            )
+    state: S
+    facts: Sequence[Fact] = ()
 
 
-Decide = Callable[[Document | None], Change | None]
+Decide = Callable[[S | None], Change[S] | None]
 
 
-class AggregateStore:
-    """One collection of aggregates with inbox and outbox."""
+class AggregateStore(Generic[S]):
+    """One collection of aggregates of one state type, with inbox and outbox."""
 
     def __init__(
         self,
         collection: AsyncCollection[Document],
+        state_type: type[S],
         *,
         clock: Clock,
         inbox_size: int = DEFAULT_INBOX_SIZE,
     ) -> None:
         self.collection = collection
+        self.state_type = state_type
         self.clock = clock
         self.inbox_size = inbox_size
+
+    @property
+    def name(self) -> str:
+        return self.collection.name
 
     async def create_indexes(self) -> None:
         await self.collection.create_index([("outbox_since", ASCENDING)])
 
-    async def load(self, aggregate_id: str) -> Document | None:
+    def _state(self, doc: Document) -> S:
+        return self.state_type.model_validate(doc["state"])
+
+    async def load(self, aggregate_id: str) -> S | None:
         """The aggregate's state, or None if it does not exist."""
         doc = await self.collection.find_one({"_id": aggregate_id})
-        return None if doc is None else dict(doc["state"])
+        return None if doc is None else self._state(doc)
 
-    async def apply(self, aggregate_id: str, cause: CloudEvent, decide: Decide) -> Applied:
-        """Run `decide` on the current state and store its change with the cause in the inbox.
+    async def find(self, query: Mapping[str, Any]) -> list[S]:
+        """Every aggregate whose document matches a MongoDB query on `state.<field>` paths."""
+        return [self._state(doc) async for doc in self.collection.find(dict(query))]
 
-        A cause already in the inbox changes nothing; its events still unsent are returned
-        so the caller publishes them again. `decide` may raise to refuse (nothing is written).
+    async def count(self) -> int:
+        return await self.collection.count_documents({})
+
+    async def apply(self, aggregate_id: str, ctx: Context, decide: Decide[S]) -> Applied[S]:
+        """Run `decide` on the current state and store its change with `ctx.key` in the inbox.
+
+        A key already in the inbox changes nothing; its events still unsent are returned so
+        they are published again. `decide` may raise `Rejected` (nothing is written) or
+        return None (nothing to do, nothing written). The result is also collected in `ctx`.
         """
+        applied = await self._apply(aggregate_id, ctx, decide)
+        ctx.applied.append(applied)
+        return applied
+
+    async def _apply(self, aggregate_id: str, ctx: Context, decide: Decide[S]) -> Applied[S]:
         while True:
             doc = await self.collection.find_one({"_id": aggregate_id})
-            if doc is not None and cause.id in doc["inbox"]:
+            if doc is not None and ctx.key in doc["inbox"]:
                 pending = [
                     CloudEvent.model_validate_json(entry["event"])
                     for entry in doc["outbox"]
-                    if entry["cause"] == cause.id
+                    if entry["cause"] == ctx.key
                 ]
                 return Applied(
-                    self, aggregate_id, pending, duplicate=True, state=doc["state"], stored=doc
+                    self, aggregate_id, pending, duplicate=True, state=self._state(doc), stored=doc
                 )
-            change = decide(None if doc is None else dict(doc["state"]))
+            current = None if doc is None else self._state(doc)
+            change = decide(current)
             if change is None:
-                return Applied(self, aggregate_id, state=None if doc is None else doc["state"])
-            stored = await self._write(aggregate_id, doc, cause, change)
+                return Applied(self, aggregate_id, state=current)
+            events = self._envelopes(aggregate_id, ctx, change.facts)
+            stored = await self._write(aggregate_id, doc, ctx.key, change.state, events)
             if stored is not None:
-                return Applied(
-                    self, aggregate_id, list(change.events), state=change.state, stored=stored
-                )
+                return Applied(self, aggregate_id, events, state=change.state, stored=stored)
+
+    def _envelopes(
+        self, aggregate_id: str, ctx: Context, facts: Sequence[Fact]
+    ) -> list[CloudEvent]:
+        # the role names the aggregate, the fact's type and its rank among facts of that
+        # type in this change: unique under one key, the same when a decision is replayed
+        seen: dict[str, int] = {}
+        events = []
+        for fact in facts:
+            rank = seen[fact.type] = seen.get(fact.type, -1) + 1
+            events.append(ctx.envelope(fact, f"{self.name}/{aggregate_id}/{fact.type}#{rank}"))
+        return events
 
     async def _write(
-        self, aggregate_id: str, doc: Document | None, cause: CloudEvent, change: Change
+        self,
+        aggregate_id: str,
+        doc: Document | None,
+        key: str,
+        state: S,
+        events: Sequence[CloudEvent],
     ) -> Document | None:
         """Store the change if nobody changed the document since `doc`; return what is stored."""
         now = self.clock.now()
         entries = [
-            {"id": e.id, "cause": cause.id, "event": e.model_dump_json(exclude_none=True)}
-            for e in change.events
+            {"id": e.id, "cause": key, "event": e.model_dump_json(exclude_none=True)}
+            for e in events
         ]
+        stored_state = state.model_dump(mode="json")
         if doc is None:
             created = {
                 "_id": aggregate_id,
                 "version": 1,
-                "state": change.state,
-                "inbox": [cause.id],
+                "state": stored_state,
+                "inbox": [key],
                 "outbox": entries,
                 "outbox_since": now if entries else None,
             }
@@ -129,8 +153,8 @@ class AggregateStore:
         outbox = [*doc["outbox"], *entries]
         fields = {
             "version": doc["version"] + 1,
-            "state": change.state,
-            "inbox": [*doc["inbox"], cause.id][-self.inbox_size :],
+            "state": stored_state,
+            "inbox": [*doc["inbox"], key][-self.inbox_size :],
             "outbox": outbox,
             "outbox_since": _oldest(doc, now) if outbox else None,
         }
@@ -169,13 +193,13 @@ class AggregateStore:
                 return
             doc = None
 
-    async def unsent(self, older_than: datetime, limit: int = 100) -> list[Applied]:
+    async def unsent(self, older_than: datetime, limit: int = 100) -> list[Applied[S]]:
         """Aggregates whose outbox has waited since before `older_than` (left by a crash)."""
-        found: list[Applied] = []
+        found: list[Applied[S]] = []
         cursor = self.collection.find({"outbox_since": {"$lte": older_than}}).limit(limit)
         async for doc in cursor:
             events = [CloudEvent.model_validate_json(entry["event"]) for entry in doc["outbox"]]
-            found.append(Applied(self, doc["_id"], events, state=doc["state"], stored=doc))
+            found.append(Applied(self, doc["_id"], events, state=self._state(doc), stored=doc))
         return found
 
 

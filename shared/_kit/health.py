@@ -1,30 +1,33 @@
-"""`/healthz` (the process is up) and `/readyz` (Kafka, MongoDB and consumers all answer)."""
+"""`/healthz` (the process is up), `/readyz` (Kafka, MongoDB and consumers all answer),
+`/stats` (the domain counters) and the contract documents, as ASGI routes."""
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faststream.asgi import AsgiResponse, get
 from faststream.asgi.response import JSONResponse
 from faststream.asgi.types import ASGIApp, Scope
+from faststream.kafka import KafkaBroker
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
-
-if TYPE_CHECKING:
-    from shared.runtime import Runtime
 
 PROBE_TIMEOUT_S = 2.0
 
 
-async def _mongo_answers(runtime: "Runtime") -> bool:
+async def _mongo_answers(db: AsyncDatabase[dict[str, Any]]) -> bool:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT_S):
-            await runtime.db.command("ping")
+            await db.command("ping")
     except (PyMongoError, TimeoutError):
         return False
     return True
 
 
-def health_routes(runtime: "Runtime") -> list[tuple[str, ASGIApp]]:
+def health_routes(
+    broker: KafkaBroker, db: AsyncDatabase[dict[str, Any]]
+) -> list[tuple[str, ASGIApp]]:
     """The two probes every service serves, for compose healthchecks and the stack runner."""
 
     @get(include_in_schema=False)
@@ -33,10 +36,8 @@ def health_routes(runtime: "Runtime") -> list[tuple[str, ASGIApp]]:
 
     @get(include_in_schema=False)
     async def readyz(scope: Scope) -> AsgiResponse:
-        kafka, mongodb = await asyncio.gather(
-            runtime.broker.ping(PROBE_TIMEOUT_S), _mongo_answers(runtime)
-        )
-        consumers = all(sub.running for sub in runtime.broker.subscribers)
+        kafka, mongodb = await asyncio.gather(broker.ping(PROBE_TIMEOUT_S), _mongo_answers(db))
+        consumers = all(sub.running for sub in broker.subscribers)
         checks = {"kafka": kafka, "mongodb": mongodb, "consumers": consumers}
         ready = all(checks.values())
         return JSONResponse(
@@ -47,7 +48,7 @@ def health_routes(runtime: "Runtime") -> list[tuple[str, ASGIApp]]:
     return [("/healthz", healthz), ("/readyz", readyz)]
 
 
-def stats_route(service: str, stats: "Callable[[], Awaitable[dict[str, Any]]]") -> ASGIApp:
+def stats_route(service: str, stats: Callable[[], Awaitable[dict[str, Any]]]) -> ASGIApp:
     """`/stats`: the domain counters the station reports."""
 
     @get(include_in_schema=False)
@@ -55,3 +56,18 @@ def stats_route(service: str, stats: "Callable[[], Awaitable[dict[str, Any]]]") 
         return JSONResponse({"service": service, **(await stats())})
 
     return stats_handler
+
+
+def document_route(body: str, content_type: str) -> ASGIApp:
+    """A fixed document (the service's AsyncAPI, its HTML page): nothing fetched from outside."""
+    encoded = body.encode()
+
+    @get(include_in_schema=False)
+    async def document(scope: Scope) -> AsgiResponse:
+        return AsgiResponse(encoded, status_code=200, headers={"content-type": content_type})
+
+    return document
+
+
+def json_body(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2) + "\n"

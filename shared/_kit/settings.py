@@ -7,11 +7,17 @@ container gets exactly one of each; a service's own knobs carry its prefix
 
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogFormat = Literal["auto", "json", "console"]
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def settings_for(service: str) -> SettingsConfigDict:
+    """The settings configuration of one service: its own knobs read as `<SERVICE>_<KNOB>`;
+    its database, consumer group and topics named after it unless set."""
+    return SettingsConfigDict(env_prefix=f"{service.upper()}_", extra="ignore", frozen=True)
 
 
 class SettingsError(ValueError):
@@ -30,11 +36,15 @@ class ServiceSettings(BaseSettings):
     )
     log_format: LogFormat = Field(default="auto", validation_alias="LOG_FORMAT")
 
-    mongodb_database: str
+    # default to the service's name (see `settings_for`)
+    mongodb_database: str = Field(default="", pattern=r"^[A-Za-z0-9_]*$")
+    consumer_group: str = ""
+    # the service reads `<topic_prefix>.intake` and writes `<topic_prefix>.events`; tests
+    # give a service's copy topics of its own with it
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     http_host: str = "127.0.0.1"
     http_port: Port
     startup_timeout_s: float = Field(default=20.0, gt=0, le=25)
-    consumer_group: str
     # how soon a crashed replica's partitions move to another (broker minimum: 6 s)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6_000)
     handler_max_attempts: int = Field(default=5, ge=1)
@@ -42,6 +52,20 @@ class ServiceSettings(BaseSettings):
     timer_lease_s: float = Field(default=30.0, gt=0)
     outbox_relay_interval_s: float = Field(default=2.0, gt=0)
     outbox_relay_grace_s: float = Field(default=5.0, ge=0)
+
+    @classmethod
+    def service_name(cls) -> str:
+        """The service these settings belong to, from the env prefix (`ENTERPRISE_`)."""
+        return str(cls.model_config.get("env_prefix", "")).rstrip("_").lower()
+
+    @model_validator(mode="after")
+    def _named_after_the_service(self) -> Self:
+        name = self.service_name()
+        for field in ("mongodb_database", "consumer_group", "topic_prefix"):
+            if not getattr(self, field):
+                # frozen model: defaults that depend on the class are filled in once, here
+                object.__setattr__(self, field, name)
+        return self
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

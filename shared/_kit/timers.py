@@ -15,8 +15,9 @@ import structlog
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.clock import Clock
-from shared.envelope import CloudEvent, derive_id
+from shared._kit.clock import Clock
+from shared._kit.envelope import CloudEvent, derive_id
+from shared._kit.messages import Timer
 
 Document = dict[str, Any]
 log = structlog.get_logger("station.timers")
@@ -48,11 +49,9 @@ class Timers:
     async def schedule(
         self,
         timer_id: str,
+        timer: Timer,
         *,
-        event_type: str,
-        subject: str,
         due_at: datetime,
-        data: dict[str, Any],
         correlation_id: str | None = None,
     ) -> None:
         """Create the timer unless it exists (idempotent: replays schedule nothing new)."""
@@ -60,10 +59,10 @@ class Timers:
             {"_id": timer_id},
             {
                 "$setOnInsert": {
-                    "event_type": event_type,
-                    "subject": subject,
+                    "event_type": timer.type,
+                    "subject": timer.subject_value() or timer_id,
                     "due_at": due_at,
-                    "data": data,
+                    "data": timer.model_dump(mode="json"),
                     "correlation_id": correlation_id,
                     "state": "pending",
                     "attempts": 0,

@@ -6,7 +6,6 @@ replayed cause yields the same ids and downstream inboxes drop the duplicates.
 
 import json
 import uuid
-from datetime import datetime
 from typing import Any, Final, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -68,32 +67,16 @@ class CloudEvent(BaseModel):
         """The story this belongs to; a command without one starts its own."""
         return self.correlationid or self.id
 
-    def caused(
-        self,
-        *,
-        role: str,
-        type: str,
-        source: str,
-        subject: str,
-        data: dict[str, Any],
-        time: datetime,
-    ) -> "CloudEvent":
-        """A new event caused by this one: same correlation, causation = this id, derived id."""
-        return CloudEvent(
-            id=derive_id(self.id, role),
-            source=source,
-            type=type,
-            subject=subject,
-            time=time,
-            correlationid=self.correlation,
-            causationid=self.id,
-            data=data,
-        )
-
 
 def derive_id(cause_id: str, role: str) -> str:
     """A deterministic id from a cause and a role ("alert", "transfer:ent-02", …)."""
     return str(uuid.uuid5(_ID_NAMESPACE, f"{cause_id}\x1f{role}"))
+
+
+def identity_key(source: str, event_id: str) -> str:
+    """The idempotency key of an event: CloudEvents identity is `source` and `id` together,
+    so two senders choosing the same id never shadow each other."""
+    return str(uuid.uuid5(_ID_NAMESPACE, f"identity\x1f{source}\x1f{event_id}"))
 
 
 def kafka_headers() -> list[tuple[str, bytes]]:

@@ -1,0 +1,96 @@
+"""What the enterprise service stores: enterprises, alerts and transfers, as typed state."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from services.enterprise.catalogue import ControlCategory
+from services.enterprise.messages import (
+    EscalationReason,
+    GeoPoint,
+    LiaisonOfficer,
+    Person,
+    ProposedTransfer,
+)
+from shared import State
+
+
+class Promise(State):
+    """Quantity promised to a recipient by one transfer and not yet delivered."""
+
+    cas: str
+    quantity_kg: float
+    alert_id: str
+    from_enterprise_id: str
+
+
+class OpenAlert(State):
+    alert_id: str
+    surplus_kg: float
+
+
+class EnterpriseState(State):
+    enterprise_id: str
+    name: str
+    address: str
+    location: GeoPoint
+    licences: list[ControlCategory]
+    liaison_officer: LiaisonOfficer
+    contact: Person
+    # permitted storage, stock and open demand per CAS number, in kg
+    storage: dict[str, float] = Field(default_factory=dict)
+    stock: dict[str, float] = Field(default_factory=dict)
+    demand: dict[str, float] = Field(default_factory=dict)
+    promises: dict[str, Promise] = Field(default_factory=dict)
+    open_alerts: dict[str, OpenAlert] = Field(default_factory=dict)
+
+    def promised_kg(self, cas: str) -> float:
+        """What is promised to this enterprise for `cas` and not yet delivered."""
+        return float(sum(p.quantity_kg for p in self.promises.values() if p.cas == cas))
+
+
+TransferStatus = Literal["proposed", "accepted", "declined", "expired", "completed"]
+
+
+class PlannedTransfer(ProposedTransfer):
+    """A transfer as an alert keeps it: what was proposed and where it stands."""
+
+    status: TransferStatus = "proposed"
+    delivered_kg: float | None = None
+
+
+class PendingPlan(State):
+    """A plan under way for one cause: how much it places, why, and to whom it intends to."""
+
+    quantity_kg: float
+    reason: EscalationReason
+    intents: list[ProposedTransfer]
+
+
+class AlertState(State):
+    alert_id: str
+    enterprise_id: str
+    cas: str
+    status: Literal["open", "resolved"] = "open"
+    surplus_kg: float = 0.0
+    # planned so far (proposed, delivered or escalated), so a growth plans only the extra
+    committed_kg: float = 0.0
+    excluded: list[str] = Field(default_factory=list)
+    pending: dict[str, PendingPlan] = Field(default_factory=dict)
+    transfers: dict[str, PlannedTransfer] = Field(default_factory=dict)
+    redistributed_kg: float = 0.0
+    escalated_kg: float = 0.0
+    escalations: int = 0
+
+
+class TransferState(State):
+    transfer_id: str
+    alert_id: str
+    from_enterprise_id: str
+    to_enterprise_id: str
+    to_name: str
+    cas: str
+    quantity_kg: float
+    distance_km: float
+    status: TransferStatus = "proposed"
+    delivered_kg: float | None = None

@@ -1,0 +1,270 @@
+"""An in-memory stand-in for the few PyMongo collection calls the platform makes.
+
+It lets the real `AggregateStore` and `Timers` run without a server, so a service's
+rules are tested in milliseconds. It answers the queries and updates the platform and
+the services use (equality and `$gt $gte $lt $lte $ne $in $nin $exists` on dotted paths,
+`$or`/`$and`; `$set $inc $setOnInsert $unset $push`), one call at a time like a server
+that applies each single-document write atomically. Claims about the real server
+(atomicity under concurrency, indexes, outages) are tested against FerretDB, not here.
+"""
+
+import copy
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+Document = dict[str, Any]
+_MISSING = object()
+
+
+def _get(doc: Mapping[str, Any], path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _set(doc: Document, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.setdefault(part, {})
+    doc[last] = value
+
+
+def _unset(doc: Document, path: str) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        doc = doc.get(part, {})
+    doc.pop(last, None)
+
+
+def _compare(value: Any, op: str, operand: Any) -> bool:  # noqa: PLR0911 - one per operator
+    if op == "$exists":
+        return (value is not _MISSING) == bool(operand)
+    if op == "$ne":
+        return not _equal(value, operand)
+    if op == "$in":
+        return any(_equal(value, item) for item in operand)
+    if op == "$nin":
+        return not any(_equal(value, item) for item in operand)
+    if value is _MISSING or value is None:
+        return False
+    try:
+        return bool(
+            {
+                "$gt": lambda: value > operand,
+                "$gte": lambda: value >= operand,
+                "$lt": lambda: value < operand,
+                "$lte": lambda: value <= operand,
+            }[op]()
+        )
+    except TypeError:
+        return False  # MongoDB compares only values of one type bracket
+
+
+def _equal(value: Any, expected: Any) -> bool:
+    if value is _MISSING:
+        return expected is None
+    if isinstance(value, list) and not isinstance(expected, list):
+        return expected in value
+    return bool(value == expected)
+
+
+def _is_operators(condition: Any) -> bool:
+    return (
+        isinstance(condition, Mapping)
+        and bool(condition)
+        and all(str(k).startswith("$") for k in condition)
+    )
+
+
+def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    """Whether a document matches a (small) MongoDB query."""
+    for key, condition in query.items():
+        if key == "$or":
+            if not any(matches(doc, q) for q in condition):
+                return False
+        elif key == "$and":
+            if not all(matches(doc, q) for q in condition):
+                return False
+        elif (
+            isinstance(condition, Mapping)
+            and condition
+            and all(k.startswith("$") for k in condition)
+        ):
+            value = _get(doc, key)
+            if not all(_compare(value, op, operand) for op, operand in condition.items()):
+                return False
+        elif not _equal(_get(doc, key), condition):
+            return False
+    return True
+
+
+def _apply_update(doc: Document, update: Mapping[str, Any], *, inserting: bool) -> None:
+    for op, fields in update.items():
+        for path, value in fields.items():
+            if op == "$set" or (op == "$setOnInsert" and inserting):
+                _set(doc, path, copy.deepcopy(value))
+            elif op == "$inc":
+                current = _get(doc, path)
+                _set(doc, path, (0 if current is _MISSING else current) + value)
+            elif op == "$unset":
+                _unset(doc, path)
+            elif op == "$push":
+                current = _get(doc, path)
+                _set(doc, path, [*([] if current is _MISSING else current), copy.deepcopy(value)])
+            elif op != "$setOnInsert":
+                raise NotImplementedError(f"update operator {op} is not in the in-memory store")
+
+
+@dataclass(frozen=True)
+class _UpdateResult:
+    matched_count: int
+    modified_count: int
+    upserted_id: Any = None
+
+
+@dataclass(frozen=True)
+class _InsertResult:
+    inserted_id: Any
+
+
+class _Cursor:
+    def __init__(self, docs: list[Document]) -> None:
+        self._docs = docs
+
+    def limit(self, count: int) -> "_Cursor":
+        return _Cursor(self._docs[:count] if count else self._docs)
+
+    def sort(self, keys: Sequence[tuple[str, int]]) -> "_Cursor":
+        docs = list(self._docs)
+        for path, direction in reversed(keys):
+            docs.sort(key=_sorter(path), reverse=direction < 0)
+        return _Cursor(docs)
+
+    async def to_list(self, length: int | None = None) -> list[Document]:
+        return self._docs[:length] if length else list(self._docs)
+
+    def __aiter__(self) -> AsyncIterator[Document]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Document]:
+        for doc in self._docs:
+            yield doc
+
+
+def _sorter(path: str) -> Callable[[Document], tuple[int, Any]]:
+    def key(doc: Document) -> tuple[int, Any]:
+        value = _get(doc, path)
+        return (0, None) if value is _MISSING or value is None else (1, value)
+
+    return key
+
+
+class MemoryCollection:
+    """Documents by `_id`, in insertion order; unique indexes enforced on writes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.docs: dict[Any, Document] = {}
+        self.unique: list[tuple[str, ...]] = []
+        self._ids = itertools.count(1)
+
+    async def create_index(self, keys: Any, *, unique: bool = False, **_options: Any) -> str:
+        fields = tuple(k for k, _ in keys) if not isinstance(keys, str) else (keys,)
+        if unique:
+            self.unique.append(fields)
+        return "_".join(fields)
+
+    def _check_unique(self, doc: Document) -> None:
+        for fields in self.unique:
+            values = tuple(_get(doc, f) for f in fields)
+            if _MISSING in values:
+                continue
+            for other in self.docs.values():
+                if other["_id"] != doc["_id"] and tuple(_get(other, f) for f in fields) == values:
+                    raise DuplicateKeyError(
+                        f"E11000 duplicate key {dict(zip(fields, values, strict=True))}"
+                    )
+
+    def _matching(self, query: Mapping[str, Any]) -> Iterable[Document]:
+        if "_id" in query and not isinstance(query["_id"], Mapping):
+            doc = self.docs.get(query["_id"])
+            return [doc] if doc is not None and matches(doc, query) else []
+        return [doc for doc in self.docs.values() if matches(doc, query)]
+
+    async def find_one(self, query: Mapping[str, Any] | None = None, *_: Any) -> Document | None:
+        for doc in self._matching(query or {}):
+            return copy.deepcopy(doc)
+        return None
+
+    def find(self, query: Mapping[str, Any] | None = None, *_: Any) -> _Cursor:
+        return _Cursor([copy.deepcopy(d) for d in self._matching(query or {})])
+
+    async def count_documents(self, query: Mapping[str, Any]) -> int:
+        return sum(1 for _ in self._matching(query))
+
+    async def insert_one(self, doc: Document) -> _InsertResult:
+        stored = copy.deepcopy(doc)
+        stored.setdefault("_id", next(self._ids))
+        if stored["_id"] in self.docs:
+            raise DuplicateKeyError(f"E11000 duplicate key _id {stored['_id']!r}")
+        self._check_unique(stored)
+        self.docs[stored["_id"]] = stored
+        return _InsertResult(stored["_id"])
+
+    async def update_one(
+        self, query: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False
+    ) -> _UpdateResult:
+        for doc in self._matching(query):
+            changed = copy.deepcopy(doc)
+            _apply_update(changed, update, inserting=False)
+            self._check_unique(changed)
+            self.docs[doc["_id"]] = changed
+            return _UpdateResult(1, int(changed != doc))
+        if not upsert:
+            return _UpdateResult(0, 0)
+        created = {k: v for k, v in query.items() if not k.startswith("$")}
+        _apply_update(created, update, inserting=True)
+        await self.insert_one(created)
+        return _UpdateResult(0, 0, created.get("_id"))
+
+    async def find_one_and_update(
+        self,
+        query: Mapping[str, Any],
+        update: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] | None = None,
+        return_document: bool = ReturnDocument.BEFORE,
+        **_options: Any,
+    ) -> Document | None:
+        candidates = _Cursor(list(self._matching(query)))
+        if sort:
+            candidates = candidates.sort(sort)
+        for doc in await candidates.to_list(1):
+            changed = copy.deepcopy(doc)
+            _apply_update(changed, update, inserting=False)
+            self.docs[doc["_id"]] = changed
+            return copy.deepcopy(changed if return_document == ReturnDocument.AFTER else doc)
+        return None
+
+    async def delete_many(self, query: Mapping[str, Any]) -> None:
+        for doc in list(self._matching(query)):
+            del self.docs[doc["_id"]]
+
+
+class MemoryDatabase:
+    """Collections by name, made on first use."""
+
+    def __init__(self, name: str = "memory") -> None:
+        self.name = name
+        self.collections: dict[str, MemoryCollection] = {}
+
+    def __getitem__(self, name: str) -> MemoryCollection:
+        return self.collections.setdefault(name, MemoryCollection(name))

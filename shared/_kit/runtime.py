@@ -1,0 +1,130 @@
+"""What a service's `wire` function builds on: settings, clock, stores, timers, handlers.
+
+    def wire(runtime: Runtime[EnterpriseSettings]) -> None:
+        enterprises = runtime.store("enterprises", EnterpriseState)
+        runtime.handle(handlers.declare_inventory, ...)
+
+A handler is registered once: its message type comes from its first parameter's
+annotation (a union registers it for each member), its topic from the message's kind
+(commands from the service's intake, facts from their service's events topic, timers
+from the timer loop). Stores made here are known to the outbox relay and to index
+creation. The same runtime runs under Kafka (`server.py`) and in memory (`testing.py`).
+"""
+
+import inspect
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared._kit.aggregates import AggregateStore
+from shared._kit.clock import Clock
+from shared._kit.messages import Command, Fact, Message, State, Timer
+from shared._kit.pipeline import Route
+from shared._kit.settings import ServiceSettings
+from shared._kit.timers import Timers
+from shared._kit.topics import events_topic, intake_topic
+
+Document = dict[str, Any]
+S = TypeVar("S", bound=ServiceSettings)
+T = TypeVar("T", bound=State)
+StatsProvider = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def _no_stats() -> dict[str, Any]:
+    return {}
+
+
+class Runtime(Generic[S]):
+    """The registry one service is wired into: stores, handlers by topic, timers, stats."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: S,
+        db: AsyncDatabase[Document],
+        clock: Clock,
+        timer_owner: str,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.source = f"/services/{service}"
+        self.intake = intake_topic(settings.topic_prefix)
+        self.events = events_topic(settings.topic_prefix)
+        self.timers = Timers(
+            db["timers"],
+            service=service,
+            clock=clock,
+            owner=timer_owner,
+            lease_s=settings.timer_lease_s,
+            max_attempts=settings.handler_max_attempts,
+        )
+        self.stores: list[AggregateStore[Any]] = []
+        self.routes: dict[str, dict[str, Route]] = {}
+        self.timer_routes: dict[str, Route] = {}
+        self.stats: StatsProvider = _no_stats
+
+    def store(self, collection: str, state_type: type[T]) -> AggregateStore[T]:
+        """An aggregate collection with inbox and outbox, relayed and indexed by the platform."""
+        if any(s.name == collection for s in self.stores):
+            raise ValueError(f"{self.service}: the store {collection!r} is made twice")
+        store = AggregateStore(self.db[collection], state_type, clock=self.clock)
+        self.stores.append(store)
+        return store
+
+    def handle(self, *handlers: Callable[[Any, Any], Awaitable[None]]) -> None:
+        """Register handlers; each is routed by its first parameter's message type(s)."""
+        for handler in handlers:
+            for model in message_types(handler):
+                routes = self._routes_for(model)
+                if model.type in routes:
+                    raise ValueError(f"{self.service}: {model.type} already has a handler")
+                routes[model.type] = Route(model, handler)
+
+    def report(self, stats: StatsProvider) -> None:
+        """The domain counters `/stats` serves."""
+        self.stats = stats
+
+    def _routes_for(self, model: type[Message]) -> dict[str, Route]:
+        own = model.prefix() == self.service
+        if issubclass(model, Timer):
+            if not own:
+                raise ValueError(f"{self.service}: timer {model.type} belongs to another service")
+            return self.timer_routes
+        if issubclass(model, Command):
+            if not own:
+                # a service reads only its own intake (the contract)
+                raise ValueError(f"{self.service}: {model.type} is another service's command")
+            return self.routes.setdefault(self.intake, {})
+        if issubclass(model, Fact):
+            topic = self.events if own else events_topic(model.prefix())
+            return self.routes.setdefault(topic, {})
+        raise TypeError(f"{model.__name__} is not a Command, Fact or Timer")
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic the service reads or writes (checked at start-up)."""
+        return list(dict.fromkeys([*self.routes, self.events]))
+
+
+def message_types(handler: Callable[..., Any]) -> list[type[Message]]:
+    """The message classes a handler takes, from its first parameter's annotation."""
+    name = getattr(handler, "__qualname__", repr(handler))
+    params = list(inspect.signature(handler).parameters.values())
+    if len(params) != 2:
+        raise TypeError(f"{name}: a handler takes (message, ctx), got {len(params)} parameters")
+    annotation = typing.get_type_hints(handler).get(params[0].name)
+    members = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
+    found = [m for m in members if isinstance(m, type) and issubclass(m, Message) and m.type]
+    if not found or len(found) != len(members):
+        raise TypeError(f"{name}: annotate its first parameter with message classes")
+    return found
