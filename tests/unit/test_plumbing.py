@@ -72,7 +72,9 @@ def test_the_kit_has_no_import_cycle_and_services_use_only_its_public_api() -> N
         graph[module] = {
             node.module
             for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("shared")
+            if isinstance(node, ast.ImportFrom)
+            and node.module is not None
+            and node.module.startswith("shared")
         }
 
     def reaches(start: str, target: str, seen: set[str]) -> bool:
