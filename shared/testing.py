@@ -26,6 +26,7 @@ from shared._kit.memory import MemoryCollection, MemoryDatabase
 from shared._kit.messages import Command, CommandRejected, Fact, Message, State
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import REJECTED, Pipeline
+from shared._kit.publishing import mark_all_published
 from shared._kit.runtime import Runtime
 from shared._kit.server import Service
 from shared._kit.settings import ServiceSettings
@@ -85,9 +86,8 @@ class _MemoryOutlet:
         self.published += [(topic, e) for e in events]
 
     async def publish_applied(self, topic: str, applied: Sequence[Applied[Any]]) -> None:
-        for one in applied:
-            await self.publish(topic, one.events)
-            await one.mark_published()
+        await self.publish(topic, [e for one in applied for e in one.events])
+        await mark_all_published(applied)
 
 
 class Scenario(Generic[S]):
@@ -119,6 +119,7 @@ class Scenario(Generic[S]):
             metrics=PlatformMetrics(),
             clock=self.clock,
             timers=self.runtime.timers,
+            processed=self.runtime.processed,
         )
         self.history: list[CloudEvent] = []
 
@@ -165,7 +166,8 @@ class Scenario(Generic[S]):
         """Move the clock; fire every timer that falls due, and what follows from them."""
         self.clock.advance(delta)
         start = len(self._outlet.published)
-        await self.runtime.timers.fire_due(self.pipeline.timer_delivery(self.runtime.timer_routes))
+        deliver = self.pipeline.timer_delivery(self.runtime.timer_routes)
+        await self.runtime.timers.fire_due(deliver, on_failed=self.pipeline.timer_failed)
         fired = Outcome([e for _, e in self._outlet.published[start:]])
         more = await self._settle(deque((self.runtime.events, e) for e in fired.events))
         return Outcome([*fired.events, *more.events])

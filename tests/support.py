@@ -144,6 +144,38 @@ async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None,
         await producer.stop()
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A record exactly as a (possibly hostile) producer sends it."""
+
+    value: bytes | None
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int | None = None
+
+
+async def produce_raw(bootstrap: str, topic: str, records: list[Raw]) -> None:
+    """Send records as they are, in order, with acks=all (no header added)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=2**21
+    )
+    await producer.start()
+    try:
+        for r in records:
+            if r.value is None and r.key is None:
+                # aiokafka's send refuses a tombstone without a key; other clients send them
+                batch = producer.create_batch()
+                batch.append(key=None, value=None, timestamp=None, headers=list(r.headers))
+                batch.close()
+                await (await producer.send_batch(batch, topic, partition=r.partition or 0))
+                continue
+            await producer.send_and_wait(
+                topic, r.value, key=r.key, headers=list(r.headers), partition=r.partition
+            )
+    finally:
+        await producer.stop()
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,

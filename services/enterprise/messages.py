@@ -152,8 +152,11 @@ class OverCapacityDetected(Fact, type="enterprise.over_capacity_detected", subje
     contact: Person
 
 
-class AlertGrown(Fact, type="enterprise.alert_grown", subject="alert_id"):
-    """The surplus of an open alert grew; only the extra is planned (an addition)."""
+class AlertGrown(Fact, type="enterprise.alert_grown", subject="enterprise_id"):
+    """The surplus of an open alert grew; only the extra is planned (an addition).
+
+    Keyed by the enterprise, like over_capacity_detected and alert_resolved, so the facts
+    of one alert are read in the order they happened."""
 
     alert_id: str
     enterprise_id: str
@@ -193,6 +196,17 @@ class TransferDeclined(Fact, type="enterprise.transfer_declined", subject="trans
     quantity_kg: float
 
 
+class TransferWithdrawn(Fact, type="enterprise.transfer_withdrawn", subject="transfer_id"):
+    """A proposal the alert no longer needs (its stock is back within the permit): the
+    recipient's reservation is released and the transfer can no longer be answered."""
+
+    transfer_id: str
+    alert_id: str
+    to_enterprise_id: str
+    quantity_kg: float
+    reason: Literal["alert_resolved"]
+
+
 class TransferCompleted(Fact, type="enterprise.transfer_completed", subject="transfer_id"):
     """A transfer was delivered: stocks move at both ends, the recipient's demand drops."""
 
@@ -214,8 +228,10 @@ class RedistributionEscalated(Fact, type="enterprise.redistribution_escalated", 
     reason: EscalationReason
 
 
-class AlertResolved(Fact, type="enterprise.alert_resolved", subject="alert_id"):
-    """Stock is back within the permitted storage (by delivery, consumption, sale or permit)."""
+class AlertResolved(Fact, type="enterprise.alert_resolved", subject="enterprise_id"):
+    """Stock is back within the permitted storage (by delivery, consumption, sale or permit).
+
+    Keyed by the enterprise, like the alert's other facts: read in order after them."""
 
     alert_id: str
     enterprise_id: str

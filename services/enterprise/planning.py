@@ -9,11 +9,14 @@ from services.enterprise import messages as m
 from services.enterprise.domain import AlertIdFor, stock_changed
 from services.enterprise.matcher import Plan, kg, reservable_kg
 from services.enterprise.state import (
+    OPEN,
     AlertState,
     EnterpriseState,
     PendingPlan,
     PlannedTransfer,
     Promise,
+    TransferState,
+    TransferStatus,
 )
 from shared import Change, Fact
 
@@ -22,17 +25,35 @@ def new_alert(alert_id: str, enterprise_id: str, cas: str) -> AlertState:
     return AlertState(alert_id=alert_id, enterprise_id=enterprise_id, cas=cas)
 
 
+def raised(state: AlertState | None, alert: m.OverCapacityDetected | m.AlertGrown) -> AlertState:
+    """The alert as an opening or growth leaves it: its surplus is the largest seen."""
+    current = state or new_alert(alert.alert_id, alert.enterprise_id, alert.cas)
+    return current.model_copy(update={"surplus_kg": max(current.surplus_kg, alert.surplus_kg)})
+
+
+def transfer_ended(
+    state: AlertState, transfer_id: str, status: TransferStatus, recipient: str
+) -> AlertState:
+    """A transfer no longer promises anything (declined, expired): never that recipient again."""
+    transfers = dict(state.transfers)
+    if transfer_id in transfers and transfers[transfer_id].status in OPEN:
+        transfers[transfer_id] = transfers[transfer_id].model_copy(update={"status": status})
+    excluded = sorted({*state.excluded, recipient})
+    return state.model_copy(update={"transfers": transfers, "excluded": excluded})
+
+
 def intend(
     before: AlertState | None,
     current: AlertState,
     *,
     key: str,
-    quantity_kg: float,
     reason: m.EscalationReason,
     plan: Plan,
     transfer_id_for: dict[str, str],
 ) -> Change[AlertState] | None:
-    """The alert records the plan for one cause, in the write that commits its quantity."""
+    """The alert records the plan for one cause, for what no plan covers yet, in the write
+    that makes it covered. A resolved alert plans nothing more."""
+    quantity_kg = current.unplanned_kg() if current.status == "open" else 0.0
     if quantity_kg <= 0:
         return Change(current) if before is None or current != before else None
     intents = [
@@ -49,8 +70,7 @@ def intend(
         **current.pending,
         key: PendingPlan(quantity_kg=quantity_kg, reason=reason, intents=intents),
     }
-    committed = kg(current.committed_kg + quantity_kg)
-    return Change(current.model_copy(update={"pending": pending, "committed_kg": committed}))
+    return Change(current.model_copy(update={"pending": pending}))
 
 
 def reserve(
@@ -95,19 +115,28 @@ def without_promise(
 def settle_plan(
     state: AlertState | None, *, key: str, placed: list[m.ProposedTransfer]
 ) -> Change[AlertState] | None:
-    """The alert records what was reserved: a proposal, and an escalation of the rest."""
+    """The alert records what was reserved: a proposal, and an escalation of the rest.
+
+    If the alert was resolved while this plan was under way, nothing is proposed: what was
+    reserved is recorded as withdrawn (the flow then withdraws it) and nothing escalated.
+    """
     if state is None or key not in state.pending:
         return None
     pending = state.pending[key]
+    rest = {k: v for k, v in state.pending.items() if k != key}
+    if state.status == "resolved":
+        withdrawn = {t.transfer_id: PlannedTransfer(**dict(t), status="withdrawn") for t in placed}
+        return Change(
+            state.model_copy(
+                update={"pending": rest, "transfers": {**state.transfers, **withdrawn}}
+            )
+        )
     unallocated = kg(pending.quantity_kg - sum(t.quantity_kg for t in placed))
     transfers = {
         **state.transfers,
         **{t.transfer_id: PlannedTransfer(**dict(t)) for t in placed},
     }
-    update: dict[str, object] = {
-        "transfers": transfers,
-        "pending": {k: v for k, v in state.pending.items() if k != key},
-    }
+    update: dict[str, object] = {"transfers": transfers, "pending": rest}
     facts: list[Fact] = []
     if placed:
         facts.append(
@@ -133,6 +162,31 @@ def settle_plan(
             )
         )
     return Change(state.model_copy(update=update), facts)
+
+
+def withdrawn_ids(state: AlertState | None) -> list[str]:
+    """The transfers an alert has withdrawn (their documents and reservations follow)."""
+    if state is None:
+        return []
+    return sorted(tid for tid, t in state.transfers.items() if t.status == "withdrawn")
+
+
+def withdraw(state: TransferState | None) -> Change[TransferState] | None:
+    """A transfer still proposed when its alert resolved: it can no longer be answered."""
+    if state is None or state.status != "proposed":
+        return None
+    return Change(
+        state.model_copy(update={"status": "withdrawn"}),
+        [
+            m.TransferWithdrawn(
+                transfer_id=state.transfer_id,
+                alert_id=state.alert_id,
+                to_enterprise_id=state.to_enterprise_id,
+                quantity_kg=state.quantity_kg,
+                reason="alert_resolved",
+            )
+        ],
+    )
 
 
 def ship(
@@ -193,8 +247,15 @@ def delivered(state: AlertState | None, done: m.TransferCompleted) -> Change[Ale
     )
 
 
-def close(state: AlertState | None) -> Change[AlertState] | None:
-    """Stock is back within the permit: the alert is closed."""
-    if state is None or state.status == "resolved":
+def close(state: AlertState | None, resolved: m.AlertResolved) -> Change[AlertState] | None:
+    """Stock is back within the permit: the alert is closed, and what it still had only
+    proposed is withdrawn (accepted transfers stand). A resolution read before its alert
+    opened (another partition) leaves a closed alert, so the late opening plans nothing."""
+    current = state or new_alert(resolved.alert_id, resolved.enterprise_id, resolved.cas)
+    if state is not None and state.status == "resolved":
         return None
-    return Change(state.model_copy(update={"status": "resolved"}))
+    transfers = {
+        tid: t.model_copy(update={"status": "withdrawn"}) if t.status == "proposed" else t
+        for tid, t in current.transfers.items()
+    }
+    return Change(current.model_copy(update={"status": "resolved", "transfers": transfers}))

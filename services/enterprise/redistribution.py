@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.enterprise import planning
-from services.enterprise.catalogue import chemical
+from services.enterprise.domain import chemical_or_reject
 from services.enterprise.handlers import alert_ids, deadline_timer
-from services.enterprise.matcher import Location, kg, plan_redistribution
+from services.enterprise.matcher import Candidate, Location, plan_redistribution
 from services.enterprise.messages import (
     AlertGrown,
     AlertResolved,
@@ -29,17 +29,24 @@ from services.enterprise.messages import (
     TransferDeclined,
     TransferResponseDue,
 )
-from services.enterprise.state import AlertState, TransferState
+from services.enterprise.state import AlertState, EnterpriseState, TransferState
 from services.enterprise.store import EnterpriseStore
 from shared import Change, Context
 
-# what a cause asks to plan: the alert as it should be, how much, and why it would escalate
-ToPlan = Callable[[AlertState | None], tuple[AlertState, float, EscalationReason]]
+# the matcher needs an origin even when there is nothing to place (no candidates then)
+ORIGIN = Location(0.0, 0.0)
+
+# what a cause does to the alert before planning, and why what cannot be placed escalates
+ToPlan = Callable[[AlertState | None], tuple[AlertState, EscalationReason]]
+
+
+class _NeedCandidates(Exception):  # noqa: N818 - a signal inside the flow, not an error
+    """The alert has something to plan: load the market and decide again."""
 
 
 @dataclass(frozen=True)
 class Redistribution:
-    """Plans, re-plans and settles transfers of a surplus."""
+    """Plans, re-plans, settles and withdraws transfers of a surplus."""
 
     store: EnterpriseStore
     max_distance_km: float
@@ -47,18 +54,17 @@ class Redistribution:
 
     async def alert_raised(self, alert: OverCapacityDetected | AlertGrown, ctx: Context) -> None:
         """An alert opened or grew: plan what its surplus does not cover yet."""
-
-        def to_plan(state: AlertState | None) -> tuple[AlertState, float, EscalationReason]:
-            current = state or planning.new_alert(alert.alert_id, alert.enterprise_id, alert.cas)
-            current = current.model_copy(
-                update={"surplus_kg": max(current.surplus_kg, alert.surplus_kg)}
-            )
-            return current, kg(current.surplus_kg - current.committed_kg), "no_eligible_recipient"
-
-        await self._plan(ctx, alert.alert_id, alert.enterprise_id, alert.cas, to_plan)
+        await self._plan(
+            ctx,
+            alert.alert_id,
+            alert.enterprise_id,
+            alert.cas,
+            lambda state: (planning.raised(state, alert), "no_eligible_recipient"),
+        )
 
     async def transfer_declined(self, declined: TransferDeclined, ctx: Context) -> None:
-        """A recipient declined (or let the deadline pass): free its room, re-plan without it."""
+        """A recipient declined (or let the deadline pass): free its room, re-plan without it
+        (unless the alert was resolved meanwhile)."""
         transfer = await self.store.transfers.load(declined.transfer_id)
         if transfer is None:
             return
@@ -67,50 +73,58 @@ class Redistribution:
             ctx.step("release"),
             lambda state: planning.without_promise(state, declined.transfer_id),
         )
-        reason: EscalationReason = "expired" if declined.reason == "expired" else "declined"
+        expired = declined.reason == "expired"
 
-        def to_plan(state: AlertState | None) -> tuple[AlertState, float, EscalationReason]:
+        def to_plan(state: AlertState | None) -> tuple[AlertState, EscalationReason]:
             if state is None:  # the alert always exists before its transfers
                 raise LookupError(f"alert {declined.alert_id} of {declined.transfer_id} is missing")
-            excluded = sorted({*state.excluded, declined.to_enterprise_id})
-            return state.model_copy(update={"excluded": excluded}), transfer.quantity_kg, reason
+            ended = planning.transfer_ended(
+                state,
+                declined.transfer_id,
+                "expired" if expired else "declined",
+                declined.to_enterprise_id,
+            )
+            return ended, "expired" if expired else "declined"
 
         await self._plan(ctx, declined.alert_id, transfer.from_enterprise_id, transfer.cas, to_plan)
 
     async def _plan(
         self, ctx: Context, alert_id: str, source_id: str, cas: str, to_plan: ToPlan
     ) -> None:
-        chem = chemical(cas)
-        source = await self.store.enterprises.load(source_id)
-        if chem is None or source is None:
-            raise LookupError(f"alert {alert_id}: {source_id} or {cas} is unknown")
-        candidates = await self.store.candidates(cas)
+        market: tuple[EnterpriseState, list[Candidate]] | None = None
 
         def intend(state: AlertState | None) -> Change[AlertState] | None:
-            current, quantity, reason = to_plan(state)
+            current, reason = to_plan(state)
+            if current.status == "open" and current.unplanned_kg() > 0 and market is None:
+                raise _NeedCandidates
+            source, candidates = market or (None, [])
             plan = plan_redistribution(
                 source_enterprise_id=source_id,
-                origin=Location(source.location.lat, source.location.lon),
-                categories=chem.categories,
-                surplus_kg=max(quantity, 0.0),
+                origin=Location(source.location.lat, source.location.lon) if source else ORIGIN,
+                categories=chemical_or_reject(cas).categories,
+                surplus_kg=current.unplanned_kg(),
                 candidates=candidates,
                 max_distance_km=self.max_distance_km,
                 excluded=frozenset(current.excluded),
             )
+            transfer_ids = {
+                t.to_enterprise_id: ctx.derive(f"transfer:{t.to_enterprise_id}")
+                for t in plan.transfers
+            }
             return planning.intend(
-                state,
-                current,
-                key=ctx.key,
-                quantity_kg=quantity,
-                reason=reason,
-                plan=plan,
-                transfer_id_for={
-                    t.to_enterprise_id: ctx.derive(f"transfer:{t.to_enterprise_id}")
-                    for t in plan.transfers
-                },
+                state, current, key=ctx.key, reason=reason, plan=plan, transfer_id_for=transfer_ids
             )
 
-        intended = await self.store.alerts.apply(alert_id, ctx, intend)
+        while True:
+            try:
+                intended = await self.store.alerts.apply(alert_id, ctx, intend)
+            except _NeedCandidates:
+                source = await self.store.enterprises.load(source_id)
+                if source is None:
+                    raise LookupError(f"alert {alert_id}: {source_id} is unknown") from None
+                market = (source, await self.store.candidates(cas))
+                continue
+            break
         pending = intended.state.pending.get(ctx.key) if intended.state else None
         if pending is None:
             return
@@ -121,11 +135,14 @@ class Redistribution:
                 transfer = intent.model_copy(update={"quantity_kg": granted})
                 placed.append(transfer)
                 await self._create_transfer(ctx, transfer, cas, alert_id, source_id)
-        await self.store.alerts.apply(
+        final = await self.store.alerts.apply(
             alert_id,
             ctx.step("plan-final"),
             lambda state: planning.settle_plan(state, key=ctx.key, placed=placed),
         )
+        if final.state is not None and final.state.status == "resolved":
+            # resolved while this plan was under way: what it reserved is withdrawn
+            await self._withdraw(ctx, [t.transfer_id for t in placed])
 
     async def _reserve(
         self, ctx: Context, intent: ProposedTransfer, cas: str, alert_id: str, source_id: str
@@ -159,7 +176,8 @@ class Redistribution:
         )
 
     async def transfer_completed(self, done: TransferCompleted, ctx: Context) -> None:
-        """A delivery moves stock at both ends, lowers the recipient's demand, ends the promise."""
+        """A delivery moves stock at both ends, lowers the recipient's demand, ends the
+        promise; a delivery short of the promise leaves the rest to plan again."""
         source, recipient = done.from_enterprise_id, done.to_enterprise_id
         await self.store.enterprises.apply(
             source,
@@ -175,6 +193,35 @@ class Redistribution:
             done.alert_id, ctx.step("settle"), lambda s: planning.delivered(s, done)
         )
 
+        def unchanged(state: AlertState | None) -> tuple[AlertState, EscalationReason]:
+            if state is None:
+                raise LookupError(f"alert {done.alert_id} of {done.transfer_id} is missing")
+            return state, "no_eligible_recipient"
+
+        await self._plan(ctx.step("replan"), done.alert_id, source, done.cas, unchanged)
+
     async def alert_resolved(self, resolved: AlertResolved, ctx: Context) -> None:
-        """Stock is back within the permit: the alert is closed."""
-        await self.store.alerts.apply(resolved.alert_id, ctx, planning.close)
+        """Stock is back within the permit: the alert is closed and what it only proposed
+        is withdrawn."""
+        closed = await self.store.alerts.apply(
+            resolved.alert_id, ctx, lambda s: planning.close(s, resolved)
+        )
+        await self._withdraw(ctx, planning.withdrawn_ids(closed.state))
+
+    async def _release(self, ctx: Context, transfer: TransferState) -> None:
+        tid = transfer.transfer_id
+        await self.store.enterprises.apply(
+            transfer.to_enterprise_id,
+            ctx.step(f"unreserve:{tid}"),
+            lambda state: planning.without_promise(state, tid),
+        )
+
+    async def _withdraw(self, ctx: Context, transfer_ids: list[str]) -> None:
+        """Each transfer: withdrawn (a fact for the recipient), reservation freed, no deadline."""
+        for transfer_id in transfer_ids:
+            applied = await self.store.transfers.apply(
+                transfer_id, ctx.step(f"withdraw:{transfer_id}"), planning.withdraw
+            )
+            if applied.state is not None and applied.state.status == "withdrawn":
+                await self._release(ctx, applied.state)
+            await ctx.cancel(deadline_timer(transfer_id))

@@ -49,7 +49,8 @@ class EnterpriseState(State):
         return float(sum(p.quantity_kg for p in self.promises.values() if p.cas == cas))
 
 
-TransferStatus = Literal["proposed", "accepted", "declined", "expired", "completed"]
+TransferStatus = Literal["proposed", "accepted", "declined", "expired", "completed", "withdrawn"]
+OPEN: frozenset[TransferStatus] = frozenset({"proposed", "accepted"})
 
 
 class PlannedTransfer(ProposedTransfer):
@@ -72,15 +73,29 @@ class AlertState(State):
     enterprise_id: str
     cas: str
     status: Literal["open", "resolved"] = "open"
+    # the largest surplus of this excursion
     surplus_kg: float = 0.0
-    # planned so far (proposed, delivered or escalated), so a growth plans only the extra
-    committed_kg: float = 0.0
     excluded: list[str] = Field(default_factory=list)
     pending: dict[str, PendingPlan] = Field(default_factory=dict)
     transfers: dict[str, PlannedTransfer] = Field(default_factory=dict)
     redistributed_kg: float = 0.0
     escalated_kg: float = 0.0
     escalations: int = 0
+
+    def open_kg(self) -> float:
+        """Promised by transfers still proposed or accepted."""
+        return sum(t.quantity_kg for t in self.transfers.values() if t.status in OPEN)
+
+    def unplanned_kg(self) -> float:
+        """What no plan covers yet: surplus - open promises - delivered - escalated - in
+        flight. Zero once every cause is planned; a decline or a short delivery raises it."""
+        covered = (
+            self.open_kg()
+            + self.redistributed_kg
+            + self.escalated_kg
+            + sum(p.quantity_kg for p in self.pending.values())
+        )
+        return max(0.0, round(self.surplus_kg - covered, 3))
 
 
 class TransferState(State):

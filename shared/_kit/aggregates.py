@@ -8,12 +8,12 @@ entries land together or not at all, on FerretDB (no transactions) as on MongoDB
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, Protocol, TypeVar
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
@@ -22,10 +22,38 @@ from shared._kit.messages import Fact, State
 
 Document = dict[str, Any]
 S = TypeVar("S", bound=State)
-# Redeliveries come from the few records not yet committed when a consumer died or lost
-# its partitions, so the last 200 keys of one aggregate are a wide margin; a longer inbox
-# makes every write of a busy aggregate slower (measured on FerretDB: ~0.1 ms per entry).
+# The inbox keeps the keys of messages in flight; once a message is recorded as finished
+# (shared/_kit/dedupe.py) its keys may go. Past this many entries, the oldest half are
+# dropped if finished (one query per that many writes); a longer inbox makes every write
+# of a busy aggregate slower (measured on FerretDB: ~0.1 ms per entry).
 DEFAULT_INBOX_SIZE = 200
+# documents per bulk command: FerretDB v1.24 (SQLite) never answers one `update` command
+# of 100 or more statements and wedges that database (README); bulk writes here are an
+# `insert` of many documents or one `update` statement over `$in` ids, and stay well
+# below that size anyway
+BULK_CHUNK = 50
+DUPLICATE_KEY = 11000
+
+
+class FinishedKeys(Protocol):
+    window: timedelta
+
+    async def known(self, keys: Sequence[str]) -> set[str]: ...
+
+
+def _entry_key(entry: Any) -> str:
+    # documents written before inbox entries named their message were plain keys
+    return str(entry["k"]) if isinstance(entry, dict) else str(entry)
+
+
+def _entry_root(entry: Any) -> str:
+    return str(entry["r"]) if isinstance(entry, dict) else str(entry)
+
+
+def _entry_time(entry: Any) -> datetime:
+    return (
+        entry["t"] if isinstance(entry, dict) and "t" in entry else datetime.min.replace(tzinfo=UTC)
+    )
 
 
 @dataclass(frozen=True)
@@ -48,11 +76,13 @@ class AggregateStore(Generic[S]):
         state_type: type[S],
         *,
         clock: Clock,
+        finished: FinishedKeys | None = None,
         inbox_size: int = DEFAULT_INBOX_SIZE,
     ) -> None:
         self.collection = collection
         self.state_type = state_type
         self.clock = clock
+        self.finished = finished
         self.inbox_size = inbox_size
 
     @property
@@ -91,7 +121,7 @@ class AggregateStore(Generic[S]):
     async def _apply(self, aggregate_id: str, ctx: Context, decide: Decide[S]) -> Applied[S]:
         while True:
             doc = await self.collection.find_one({"_id": aggregate_id})
-            if doc is not None and ctx.key in doc["inbox"]:
+            if doc is not None and any(_entry_key(e) == ctx.key for e in doc["inbox"]):
                 pending = [
                     CloudEvent.model_validate_json(entry["event"])
                     for entry in doc["outbox"]
@@ -105,7 +135,7 @@ class AggregateStore(Generic[S]):
             if change is None:
                 return Applied(self, aggregate_id, state=current)
             events = self._envelopes(aggregate_id, ctx, change.facts)
-            stored = await self._write(aggregate_id, doc, ctx.key, change.state, events)
+            stored = await self._write(aggregate_id, doc, ctx, change.state, events)
             if stored is not None:
                 return Applied(self, aggregate_id, events, state=change.state, stored=stored)
 
@@ -125,23 +155,25 @@ class AggregateStore(Generic[S]):
         self,
         aggregate_id: str,
         doc: Document | None,
-        key: str,
+        ctx: Context,
         state: S,
         events: Sequence[CloudEvent],
     ) -> Document | None:
         """Store the change if nobody changed the document since `doc`; return what is stored."""
         now = self.clock.now()
+        key = ctx.key
         entries = [
             {"id": e.id, "cause": key, "event": e.model_dump_json(exclude_none=True)}
             for e in events
         ]
+        mark = {"k": key, "r": ctx.root, "t": now}
         stored_state = state.model_dump(mode="json")
         if doc is None:
             created = {
                 "_id": aggregate_id,
                 "version": 1,
                 "state": stored_state,
-                "inbox": [key],
+                "inbox": [mark],
                 "outbox": entries,
                 "outbox_since": now if entries else None,
             }
@@ -154,7 +186,7 @@ class AggregateStore(Generic[S]):
         fields = {
             "version": doc["version"] + 1,
             "state": stored_state,
-            "inbox": [*doc["inbox"], key][-self.inbox_size :],
+            "inbox": await self._trimmed([*doc["inbox"], mark], now),
             "outbox": outbox,
             "outbox_since": _oldest(doc, now) if outbox else None,
         }
@@ -162,6 +194,22 @@ class AggregateStore(Generic[S]):
             {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
         )
         return fields if result.modified_count == 1 else None
+
+    async def _trimmed(self, inbox: list[Any], now: datetime) -> list[Any]:
+        """The inbox without the oldest keys of finished messages (or of messages older
+        than the dedupe window), once it grows past twice the limit; without a record of
+        finished messages, the last `inbox_size` keys."""
+        if len(inbox) <= self.inbox_size:
+            return inbox
+        if self.finished is None:
+            return inbox[-self.inbox_size :]
+        if len(inbox) <= 2 * self.inbox_size:
+            return inbox
+        oldest = inbox[: -self.inbox_size]
+        done = await self.finished.known(sorted({_entry_root(e) for e in oldest}))
+        expired = now - self.finished.window
+        kept = [e for e in oldest if _entry_root(e) not in done and _entry_time(e) > expired]
+        return kept + inbox[-self.inbox_size :]
 
     async def mark_published(
         self, aggregate_id: str, event_ids: Sequence[str], *, known: Document | None = None
@@ -193,14 +241,109 @@ class AggregateStore(Generic[S]):
                 return
             doc = None
 
-    async def unsent(self, older_than: datetime, limit: int = 100) -> list[Applied[S]]:
-        """Aggregates whose outbox has waited since before `older_than` (left by a crash)."""
-        found: list[Applied[S]] = []
-        cursor = self.collection.find({"outbox_since": {"$lte": older_than}}).limit(limit)
-        async for doc in cursor:
-            events = [CloudEvent.model_validate_json(entry["event"]) for entry in doc["outbox"]]
-            found.append(Applied(self, doc["_id"], events, state=self._state(doc), stored=doc))
-        return found
+    async def create_many(
+        self, ctx: Context, created: Sequence[tuple[str, S, Sequence[Fact]]]
+    ) -> list[Applied[S]]:
+        """Create many new aggregates under one key, in bulk (a campaign's visits, say).
+
+        Each is stored with `ctx.key` in its inbox and its facts in its outbox, by a few
+        `insert_many` calls instead of one write each. A replay finds them created: those
+        are duplicates, returning what they have not published yet. An id that exists
+        without this key is a bug of the caller (ids must be new) and raises.
+        """
+        now = self.clock.now()
+        mark = {"k": ctx.key, "r": ctx.root, "t": now}
+        applied: dict[str, Applied[S]] = {}
+        docs: list[Document] = []
+        for aggregate_id, state, facts in created:
+            events = self._envelopes(aggregate_id, ctx, facts)
+            entries = [
+                {"id": e.id, "cause": ctx.key, "event": e.model_dump_json(exclude_none=True)}
+                for e in events
+            ]
+            new: Document = {
+                "_id": aggregate_id,
+                "version": 1,
+                "state": state.model_dump(mode="json"),
+                "inbox": [mark],
+                "outbox": entries,
+                "outbox_since": now if entries else None,
+            }
+            docs.append(new)
+            applied[aggregate_id] = Applied(self, aggregate_id, events, state=state, stored=new)
+        existing = await self._insert_new(docs)
+        if existing:
+            async for doc in self.collection.find({"_id": {"$in": sorted(existing)}}):
+                if not any(_entry_key(e) == ctx.key for e in doc["inbox"]):
+                    raise ValueError(
+                        f"{self.name}/{doc['_id']} exists: ids of new aggregates must be new"
+                    )
+                pending = [
+                    CloudEvent.model_validate_json(entry["event"])
+                    for entry in doc["outbox"]
+                    if entry["cause"] == ctx.key
+                ]
+                applied[doc["_id"]] = Applied(
+                    self, doc["_id"], pending, duplicate=True, state=self._state(doc), stored=doc
+                )
+        result = list(applied.values())
+        ctx.applied.extend(result)
+        return result
+
+    async def _insert_new(self, docs: Sequence[Document]) -> set[str]:
+        """Insert in chunks; return the ids that already existed."""
+        existing: set[str] = set()
+        for start in range(0, len(docs), BULK_CHUNK):
+            chunk = docs[start : start + BULK_CHUNK]
+            try:
+                await self.collection.insert_many(chunk, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                existing |= {chunk[e["index"]]["_id"] for e in errors}
+        return existing
+
+    async def mark_many_published(self, applied: Sequence[Applied[S]]) -> None:
+        """Drop published events from many outboxes: one update per group of documents
+        whose whole outbox went out and whose version is as last seen, else one by one."""
+        by_version: dict[int, list[Applied[S]]] = {}
+        for one in applied:
+            stored = one.stored
+            sent = {e.id for e in one.events}
+            if stored is not None and {entry["id"] for entry in stored["outbox"]} <= sent:
+                by_version.setdefault(stored["version"], []).append(one)
+            elif one.events:
+                await one.mark_published()
+        for version, group in by_version.items():
+            ids = [one.aggregate_id for one in group]
+            for start in range(0, len(ids), BULK_CHUNK):
+                chunk = ids[start : start + BULK_CHUNK]
+                result = await self.collection.update_many(
+                    {"_id": {"$in": chunk}, "version": version},
+                    {"$set": {"version": version + 1, "outbox": [], "outbox_since": None}},
+                )
+                if result.modified_count < len(chunk):
+                    # some changed meanwhile: mark those on their current version
+                    for one in group:
+                        if one.aggregate_id in chunk:
+                            await self.mark_published(one.aggregate_id, [e.id for e in one.events])
+
+    async def unsent(
+        self, older_than: datetime, *, skip: Sequence[str] = (), limit: int = 100
+    ) -> list[Document]:
+        """Documents whose outbox has waited since before `older_than` (left by a crash),
+        oldest first, leaving out the aggregates in `skip`."""
+        query: Document = {"outbox_since": {"$lte": older_than}}
+        if skip:
+            query["_id"] = {"$nin": list(skip)}
+        cursor = self.collection.find(query).sort([("outbox_since", 1)]).limit(limit)
+        return [doc async for doc in cursor]
+
+    def leftovers(self, doc: Document) -> Applied[S]:
+        """What a document's outbox still holds, ready to publish (raises if it is corrupt)."""
+        events = [CloudEvent.model_validate_json(entry["event"]) for entry in doc["outbox"]]
+        return Applied(self, doc["_id"], events, stored=doc)
 
 
 def _oldest(doc: Document, now: datetime) -> datetime:

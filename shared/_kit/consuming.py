@@ -10,14 +10,13 @@ commits after it (never before):
 """
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from aiokafka.structs import ConsumerRecord
-from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared._kit.envelope import CloudEvent, NotACloudEventError
 from shared._kit.metrics import PlatformMetrics
@@ -32,25 +31,9 @@ class DeadLetters(Protocol):
     ) -> None: ...
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Failures of the infrastructure, not of the message: retry them, never dead-letter."""
-    if isinstance(
-        exc,
-        ConnectionFailure
-        | KafkaConnectionError
-        | KafkaTimeoutError
-        | TimeoutError
-        | ConnectionError,
-    ):
-        return True
-    if isinstance(exc, KafkaError):
-        return bool(getattr(exc, "retriable", False))
-    # FerretDB answers "internal error" while its backend restarts
-    return isinstance(exc, OperationFailure) and exc.code in (1, 6, 89, 91, 189, 11600, 11602)
-
-
 @dataclass
 class RetryPolicy:
+    transient: Callable[[BaseException], bool]
     max_attempts: int = 5
     initial_backoff_s: float = 0.1
     max_backoff_s: float = 5.0
@@ -70,20 +53,50 @@ class Consumer:
     dead_letters: DeadLetters
     metrics: PlatformMetrics
     retry: RetryPolicy
+    # the record in hand and since when (monotonic seconds), for /readyz and a gauge
+    busy: tuple[int, int, float] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.metrics.busy_seconds.labels(self.service, self.topic).set_function(
+            lambda: self.busy_seconds
+        )
 
     @property
     def service(self) -> str:
         return self.pipeline.service
 
+    @property
+    def busy_seconds(self) -> float:
+        return 0.0 if self.busy is None else time.monotonic() - self.busy[2]
+
+    def stuck(self, after_s: float) -> dict[str, object] | None:
+        """The record this consumer has been busy with for longer than `after_s`, if any."""
+        if self.busy is None or self.busy_seconds <= after_s:
+            return None
+        partition, offset, _ = self.busy
+        return {
+            "topic": self.topic,
+            "partition": partition,
+            "offset": offset,
+            "seconds": round(self.busy_seconds, 1),
+        }
+
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Process one record until its effects are durable; raises only on cancellation."""
+        self.busy = (record.partition, record.offset, time.monotonic())
+        try:
+            await self._handle(record)
+        finally:
+            self.busy = None
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         failures = 0
         transient = 0
         while True:
             try:
                 await self._process(record)
             except Exception as exc:  # noqa: BLE001 - classified below: retry or dead-letter
-                if is_transient(exc):
+                if self.retry.transient(exc):
                     transient += 1
                     await self._retry_later("transient", record, transient, exc)
                     continue
@@ -126,9 +139,18 @@ class Consumer:
                 await self.dead_letters.dead_letter(
                     record, reason="handler_failed", error=f"{type(exc).__name__}: {exc}"
                 )
-            except Exception as dlq_exc:
-                if not is_transient(dlq_exc):
-                    raise
+            except Exception as dlq_exc:  # noqa: BLE001 - an outage waits, the rest is logged
+                if not self.retry.transient(dlq_exc):
+                    # never block the partition: the log line keeps the coordinates
+                    log.error(
+                        "undeliverable",
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                        error=f"{type(exc).__name__}: {exc}"[:500],
+                        dlq_error=f"{type(dlq_exc).__name__}: {dlq_exc}"[:500],
+                    )
+                    return
                 await asyncio.sleep(self.retry.max_backoff_s)
             else:
                 return

@@ -55,6 +55,12 @@ class Context:
     clock: Clock
     timers: Timers
     applied: list[Applied[Any]] = field(default_factory=list)
+    # the identity of the message itself, shared by every step of it
+    root: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.root:
+            self.root = self.key
 
     @classmethod
     def of(cls, event: CloudEvent, *, source: str, clock: Clock, timers: Timers) -> "Context":
@@ -70,6 +76,7 @@ class Context:
             self.clock,
             self.timers,
             self.applied,
+            self.root,
         )
 
     def derive(self, role: str) -> str:

@@ -20,8 +20,8 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from shared._kit.clock import SystemClock
 from shared._kit.envelope import CONTENT_TYPE
 from shared._kit.memory import MemoryDatabase
-from shared._kit.messages import Command, CommandRejected, Fact, Message, Reason
-from shared._kit.pipeline import REJECTED
+from shared._kit.messages import Command, CommandRejected, Fact, Message, Reason, TimerFailed
+from shared._kit.pipeline import REJECTED, TIMER_FAILED
 from shared._kit.runtime import Runtime
 from shared._kit.settings import ServiceSettings
 
@@ -100,6 +100,10 @@ def describe(runtime: Runtime[Any], module: ModuleType | None) -> ServiceContrac
         m for m in _classes(module) if issubclass(m, Fact) and m.type and m.prefix() == name
     ]
     contract.facts = [Entry(m.type, m, runtime.events, "fact", m.subject_field) for m in own_facts]
+    if runtime.timer_routes:
+        contract.facts.append(
+            Entry(f"{name}.{TIMER_FAILED}", TimerFailed, runtime.events, "fact", None)
+        )
     if contract.commands:
         contract.facts.append(
             Entry(f"{name}.{REJECTED}", CommandRejected, runtime.events, "fact", None)

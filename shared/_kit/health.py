@@ -3,8 +3,8 @@
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from faststream.asgi import AsgiResponse, get
 from faststream.asgi.response import JSONResponse
@@ -25,10 +25,21 @@ async def _mongo_answers(db: AsyncDatabase[dict[str, Any]]) -> bool:
     return True
 
 
+class Busy(Protocol):
+    def stuck(self, after_s: float) -> dict[str, object] | None: ...
+
+
 def health_routes(
-    broker: KafkaBroker, db: AsyncDatabase[dict[str, Any]]
+    broker: KafkaBroker,
+    db: AsyncDatabase[dict[str, Any]],
+    consumers: Sequence[Busy],
+    stuck_after_s: float,
 ) -> list[tuple[str, ASGIApp]]:
-    """The two probes every service serves, for compose healthchecks and the stack runner."""
+    """The two probes every service serves, for compose healthchecks and the stack runner.
+
+    A consumer busy with one record for longer than `stuck_after_s` makes the service not
+    ready, and the answer names the record.
+    """
 
     @get(include_in_schema=False)
     async def healthz(scope: Scope) -> AsgiResponse:
@@ -37,13 +48,14 @@ def health_routes(
     @get(include_in_schema=False)
     async def readyz(scope: Scope) -> AsgiResponse:
         kafka, mongodb = await asyncio.gather(broker.ping(PROBE_TIMEOUT_S), _mongo_answers(db))
-        consumers = all(sub.running for sub in broker.subscribers)
-        checks = {"kafka": kafka, "mongodb": mongodb, "consumers": consumers}
+        stuck = [found for c in consumers if (found := c.stuck(stuck_after_s)) is not None]
+        running = all(sub.running for sub in broker.subscribers) and not stuck
+        checks = {"kafka": kafka, "mongodb": mongodb, "consumers": running}
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not_ready", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, object] = {"status": "ready" if ready else "not_ready", "checks": checks}
+        if stuck:
+            body["stuck"] = stuck
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     return [("/healthz", healthz), ("/readyz", readyz)]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
 _MISSING = object()
@@ -131,6 +131,11 @@ class _UpdateResult:
 
 
 @dataclass(frozen=True)
+class _DeleteResult:
+    deleted_count: int
+
+
+@dataclass(frozen=True)
 class _InsertResult:
     inserted_id: Any
 
@@ -219,6 +224,31 @@ class MemoryCollection:
         self.docs[stored["_id"]] = stored
         return _InsertResult(stored["_id"])
 
+    async def insert_many(self, docs: Sequence[Document], *, ordered: bool = True) -> None:
+        errors = []
+        for index, doc in enumerate(docs):
+            try:
+                await self.insert_one(doc)
+            except DuplicateKeyError as exc:
+                errors.append({"index": index, "code": 11000, "errmsg": str(exc)})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "nInserted": len(docs) - len(errors)})
+
+    async def update_many(
+        self, query: Mapping[str, Any], update: Mapping[str, Any]
+    ) -> _UpdateResult:
+        matched = modified = 0
+        for doc in list(self._matching(query)):
+            changed = copy.deepcopy(doc)
+            _apply_update(changed, update, inserting=False)
+            self._check_unique(changed)
+            self.docs[doc["_id"]] = changed
+            matched += 1
+            modified += int(changed != doc)
+        return _UpdateResult(matched, modified)
+
     async def update_one(
         self, query: Mapping[str, Any], update: Mapping[str, Any], *, upsert: bool = False
     ) -> _UpdateResult:
@@ -254,9 +284,17 @@ class MemoryCollection:
             return copy.deepcopy(changed if return_document == ReturnDocument.AFTER else doc)
         return None
 
-    async def delete_many(self, query: Mapping[str, Any]) -> None:
-        for doc in list(self._matching(query)):
+    async def delete_many(self, query: Mapping[str, Any]) -> _DeleteResult:
+        found = list(self._matching(query))
+        for doc in found:
             del self.docs[doc["_id"]]
+        return _DeleteResult(len(found))
+
+    async def delete_one(self, query: Mapping[str, Any]) -> _DeleteResult:
+        for doc in list(self._matching(query))[:1]:
+            del self.docs[doc["_id"]]
+            return _DeleteResult(1)
+        return _DeleteResult(0)
 
 
 class MemoryDatabase:

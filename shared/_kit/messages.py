@@ -109,3 +109,13 @@ class CommandRejected(BaseModel):
     command_type: str
     reason: str
     errors: list[str]
+
+
+class TimerFailed(BaseModel):
+    """`<service>.timer_failed`: a timer whose handler kept failing; an operator must look."""
+
+    timer_id: str
+    timer_type: str
+    subject: str | None
+    error: str
+    attempts: int

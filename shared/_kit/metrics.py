@@ -32,6 +32,18 @@ class PlatformMetrics:
             ["service", "kind"],
             registry=self.registry,
         )
+        self.relay_failures = Counter(
+            "station_outbox_relay_failures",
+            "Aggregates whose unsent events the relay could not publish (left out)",
+            ["service"],
+            registry=self.registry,
+        )
+        self.busy_seconds = Gauge(
+            "station_consumer_busy_seconds",
+            "How long each consumer has been busy with its current record (0 when idle)",
+            ["service", "topic"],
+            registry=self.registry,
+        )
         self.outbox_backlog = Gauge(
             "station_outbox_backlog",
             "Aggregates with unpublished events",

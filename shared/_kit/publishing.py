@@ -1,13 +1,12 @@
-"""Publishing with acks=all and the idempotent producer; dead letters; the outbox relay."""
+"""Publishing with acks=all and the idempotent producer, and the outbox relay."""
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
 
 from shared._kit.aggregates import AggregateStore
 from shared._kit.clock import Clock
@@ -15,13 +14,12 @@ from shared._kit.context import Applied
 from shared._kit.envelope import CloudEvent, kafka_headers
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import event_fields
-from shared._kit.topics import dlq_topic
 
 log = structlog.get_logger("station.publishing")
 
 
 class Publisher:
-    """Sends CloudEvents and dead letters through one idempotent, acks=all producer."""
+    """Sends CloudEvents through one idempotent, acks=all producer."""
 
     def __init__(self, producer: AIOKafkaProducer, *, service: str, metrics: PlatformMetrics):
         self.producer = producer
@@ -46,40 +44,33 @@ class Publisher:
             )
 
     async def publish_applied(self, topic: str, applied: Sequence[Applied[Any]]) -> None:
-        """Publish what each aggregate change emitted, then drop it from its outbox."""
-        for one in applied:
-            if one.events:
-                await self.publish(topic, one.events)
-                await one.mark_published()
+        """Publish what every aggregate change emitted (all sent before any is awaited, in
+        order), then drop it from the outboxes, in bulk where the store can."""
+        await self.publish(topic, [e for one in applied for e in one.events])
+        await mark_all_published(applied)
 
-    async def dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], *, reason: str, error: str
-    ) -> None:
-        """Copy the message byte for byte to `<topic>.dlq`, with why in the headers."""
-        headers = [
-            *(record.headers or ()),
-            ("x-dlq-reason", reason.encode()),
-            ("x-dlq-error", error.encode()[:4000]),
-            ("x-dlq-original-topic", record.topic.encode()),
-            ("x-dlq-original-partition", str(record.partition).encode()),
-            ("x-dlq-original-offset", str(record.offset).encode()),
-        ]
-        await self.producer.send_and_wait(
-            dlq_topic(record.topic), record.value, key=record.key, headers=headers
-        )
-        self.metrics.dead_lettered.labels(self.service, record.topic, reason).inc()
-        log.warning(
-            "dead_lettered",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            reason=reason,
-            error=error,
-        )
+
+async def mark_all_published(applied: Sequence[Applied[Any]]) -> None:
+    """Mark what was published, grouped by store (bulk), each aggregate once."""
+    by_store: dict[int, tuple[Any, list[Applied[Any]]]] = {}
+    for one in applied:
+        if one.events:
+            by_store.setdefault(id(one.store), (one.store, []))[1].append(one)
+    for store, group in by_store.values():
+        if hasattr(store, "mark_many_published") and len(group) > 1:
+            await store.mark_many_published(group)
+        else:
+            for one in group:
+                await one.mark_published()
 
 
 class OutboxRelay:
-    """Publishes what a crash left in outboxes; safe with several replicas (ids dedupe)."""
+    """Publishes what a crash left in outboxes; safe with several replicas (ids dedupe).
+
+    A document whose events cannot be published for a reason other than an outage is
+    reported and left out of later passes (until the service restarts), so one bad
+    document never stops the sweep of the others.
+    """
 
     def __init__(
         self,
@@ -88,6 +79,7 @@ class OutboxRelay:
         *,
         topic: str,
         clock: Clock,
+        transient: Callable[[BaseException], bool],
         interval_s: float = 2.0,
         grace_s: float = 5.0,
     ) -> None:
@@ -95,8 +87,10 @@ class OutboxRelay:
         self.stores = stores
         self.topic = topic
         self.clock = clock
+        self.transient = transient
         self.interval_s = interval_s
         self.grace_s = grace_s
+        self.failing: dict[str, set[str]] = {store.name: set() for store in stores}
 
     async def relay_once(self) -> int:
         """One pass over every store; return how many events it published."""
@@ -104,13 +98,26 @@ class OutboxRelay:
         older_than = self.clock.now() - timedelta(seconds=self.grace_s)
         backlog = 0
         for store in self.stores:
-            left = await store.unsent(older_than)
-            backlog += len(left)
-            for applied in left:
-                log.info(
-                    "outbox_relayed", aggregate_id=applied.aggregate_id, events=len(applied.events)
-                )
-                await self.publisher.publish_applied(self.topic, [applied])
+            failing = self.failing.setdefault(store.name, set())
+            left = await store.unsent(older_than, skip=sorted(failing))
+            backlog += len(left) + len(failing)
+            for doc in left:
+                try:
+                    applied = store.leftovers(doc)
+                    await self.publisher.publish_applied(self.topic, [applied])
+                except Exception as exc:
+                    if self.transient(exc):
+                        raise  # an outage: the next pass tries everything again
+                    failing.add(doc["_id"])
+                    self.publisher.metrics.relay_failures.labels(self.publisher.service).inc()
+                    log.error(
+                        "outbox_relay_skipped",
+                        store=store.name,
+                        aggregate_id=doc["_id"],
+                        error=f"{type(exc).__name__}: {exc}"[:500],
+                    )
+                    continue
+                log.info("outbox_relayed", aggregate_id=doc["_id"], events=len(applied.events))
                 published += len(applied.events)
         self.publisher.metrics.outbox_backlog.labels(self.publisher.service).set(backlog)
         return published

@@ -15,12 +15,14 @@ import inspect
 import types
 import typing
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared._kit.aggregates import AggregateStore
 from shared._kit.clock import Clock
+from shared._kit.dedupe import Processed
 from shared._kit.messages import Command, Fact, Message, State, Timer
 from shared._kit.pipeline import Route
 from shared._kit.settings import ServiceSettings
@@ -64,6 +66,9 @@ class Runtime(Generic[S]):
             lease_s=settings.timer_lease_s,
             max_attempts=settings.handler_max_attempts,
         )
+        self.processed = Processed(
+            db["processed"], clock=clock, window=timedelta(days=settings.dedupe_window_days)
+        )
         self.stores: list[AggregateStore[Any]] = []
         self.routes: dict[str, dict[str, Route]] = {}
         self.timer_routes: dict[str, Route] = {}
@@ -73,7 +78,9 @@ class Runtime(Generic[S]):
         """An aggregate collection with inbox and outbox, relayed and indexed by the platform."""
         if any(s.name == collection for s in self.stores):
             raise ValueError(f"{self.service}: the store {collection!r} is made twice")
-        store = AggregateStore(self.db[collection], state_type, clock=self.clock)
+        store = AggregateStore(
+            self.db[collection], state_type, clock=self.clock, finished=self.processed
+        )
         self.stores.append(store)
         return store
 

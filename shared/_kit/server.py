@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Generic, TypeVar
@@ -17,10 +17,8 @@ from typing import Any, Generic, TypeVar
 import structlog
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import make_asgi_app
 from pymongo import AsyncMongoClient
@@ -29,7 +27,10 @@ from shared._kit.clock import Clock, SystemClock
 from shared._kit.consuming import Consumer, RetryPolicy
 from shared._kit.contract import asyncapi, describe
 from shared._kit.contract_text import html_page
+from shared._kit.deadletters import DeadLetters
+from shared._kit.failures import Failures, Server
 from shared._kit.health import document_route, health_routes, json_body, stats_route
+from shared._kit.intake import subscribe
 from shared._kit.logging import configure_logging
 from shared._kit.memory import MemoryDatabase
 from shared._kit.metrics import PlatformMetrics
@@ -43,6 +44,7 @@ Document = dict[str, Any]
 S = TypeVar("S", bound=ServiceSettings)
 log = structlog.get_logger("station.runtime")
 ASYNCAPI_PATH = "/docs/asyncapi"
+HOUSEKEEPING_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -59,33 +61,12 @@ class Service(Generic[S]):
         run_service(self)
 
 
-def _subscribe(
-    runtime: Runtime[Any],
-    broker: KafkaBroker,
-    topic: str,
-    consumer: Consumer,
-) -> None:
-    settings: ServiceSettings = runtime.settings
-
-    # FastStream commits after this returns (NACK_ON_ERROR: ack after success, seek back
-    # if cancelled mid-way), and Consumer.handle returns only once effects are durable.
-    @broker.subscriber(
-        topic,
-        group_id=settings.consumer_group,
-        auto_offset_reset="earliest",
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        title=f"{runtime.service}:{topic}",
-    )
-    async def on_record(message: KafkaMessage) -> None:
-        await consumer.handle(message.raw_message)
-
-
 def build_app(
     service: Service[S],
     settings: S,
     mongo: AsyncMongoClient[Document],
     *,
+    server: Server = "mongodb",
     clock: Clock | None = None,
 ) -> AsgiFastStream:
     """The service as an ASGI app: subscribers, outbox relay, timers, probes, metrics, docs."""
@@ -122,18 +103,30 @@ def build_app(
         metrics=metrics,
         clock=runtime.clock,
         timers=runtime.timers,
+        processed=runtime.processed,
     )
-    retry = RetryPolicy(max_attempts=settings.handler_max_attempts)
-    for topic, routes in runtime.routes.items():
-        consumer = Consumer(
-            pipeline, topic, routes, topic == runtime.intake, publisher, metrics, retry
-        )
-        _subscribe(runtime, broker, topic, consumer)
+    failures = Failures(server)
+    retry = RetryPolicy(failures.transient, max_attempts=settings.handler_max_attempts)
+    dead_letters = DeadLetters(
+        producer,
+        runtime.db["undeliverable"],
+        service=service.name,
+        metrics=metrics,
+        clock=runtime.clock,
+        transient=failures.transient,
+    )
+    consumers = [
+        Consumer(pipeline, topic, routes, topic == runtime.intake, dead_letters, metrics, retry)
+        for topic, routes in runtime.routes.items()
+    ]
+    for consumer in consumers:
+        subscribe(broker, consumer.topic, consumer, settings)
     relay = OutboxRelay(
         publisher,
         runtime.stores,
         topic=runtime.events,
         clock=runtime.clock,
+        transient=failures.transient,
         interval_s=settings.outbox_relay_interval_s,
         grace_s=settings.outbox_relay_grace_s,
     )
@@ -142,16 +135,24 @@ def build_app(
     async def start_plumbing() -> None:
         await producer.start()
         await runtime.timers.create_indexes()
+        await runtime.processed.create_indexes()
         for store in runtime.stores:
             await store.create_indexes()
 
     async def start_loops() -> None:
         background.append(asyncio.create_task(relay.run()))
+        background.append(
+            asyncio.create_task(every(HOUSEKEEPING_S, runtime.processed.sweep, "dedupe_sweep"))
+        )
         if runtime.timer_routes:
             deliver = pipeline.timer_delivery(runtime.timer_routes)
-            background.append(
-                asyncio.create_task(runtime.timers.run(deliver, settings.timer_interval_s))
+            timers = runtime.timers.run(
+                deliver,
+                settings.timer_interval_s,
+                transient=failures.transient,
+                on_failed=pipeline.timer_failed,
             )
+            background.append(asyncio.create_task(timers))
         log.info(
             "service_ready",
             http=f"http://{settings.http_host}:{settings.http_port}",
@@ -171,7 +172,7 @@ def build_app(
     return AsgiFastStream(
         broker,
         asgi_routes=[
-            *health_routes(broker, runtime.db),
+            *health_routes(broker, runtime.db, consumers, settings.stuck_after_s),
             ("/metrics", make_asgi_app(metrics.registry)),
             ("/stats", stats_route(service.name, runtime.stats)),
             *contract_routes(service, runtime),
@@ -182,6 +183,17 @@ def build_app(
         on_shutdown=[stop_loops],
         after_shutdown=[stop_plumbing],
     )
+
+
+async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run `job` now and then every `seconds`; a failure is logged and tried next time."""
+    while True:
+        try:
+            result = await job()
+            log.debug(name, result=result)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.warning(f"{name}_failed", error=f"{type(exc).__name__}: {exc}"[:500])
+        await asyncio.sleep(seconds)
 
 
 def contract_routes(service: Service[Any], runtime: Runtime[Any]) -> list[tuple[str, Any]]:
@@ -208,10 +220,10 @@ async def serve(service: Service[S], settings: S) -> int:
             mongo_task = checks.create_task(connect_mongo(settings))
     except* StartupError as group:
         if mongo_task.done() and not mongo_task.cancelled() and not mongo_task.exception():
-            await mongo_task.result().close()
+            await mongo_task.result()[0].close()
         raise group.exceptions[0] from None
-    mongo = mongo_task.result()
-    app = build_app(service, settings, mongo)
+    mongo, server_kind = mongo_task.result()
+    app = build_app(service, settings, mongo, server=server_kind)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     timer_lease_s: float = Field(default=30.0, gt=0)
     outbox_relay_interval_s: float = Field(default=2.0, gt=0)
     outbox_relay_grace_s: float = Field(default=5.0, ge=0)
+    # a message re-sent with the same source and id within this window has no second effect
+    dedupe_window_days: float = Field(default=7.0, gt=0)
+    # a consumer busy with one record for longer than this makes /readyz answer 503
+    stuck_after_s: float = Field(default=120.0, gt=0)
+    # every MongoDB operation is given up after this (then retried as an outage)
+    mongodb_timeout_s: float = Field(default=15.0, gt=0)
 
     @classmethod
     def service_name(cls) -> str:

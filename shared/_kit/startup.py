@@ -5,10 +5,12 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import pymongo
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
+from shared._kit.failures import Server, server_of
 from shared._kit.settings import ServiceSettings
 
 Document = dict[str, Any]
@@ -59,21 +61,27 @@ async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
         )
 
 
-async def connect_mongo(settings: ServiceSettings) -> AsyncMongoClient[Document]:
-    """A client whose server answered a ping within the start-up timeout."""
+async def connect_mongo(settings: ServiceSettings) -> tuple[AsyncMongoClient[Document], Server]:
+    """A client whose server answered within the start-up timeout, and which server it is.
+
+    Every operation of the client has a deadline (`mongodb_timeout_s`), so a server that
+    stops answering becomes a timeout, retried as an outage, never a hang.
+    """
     timeout_ms = int(settings.startup_timeout_s * 1000)
     try:
         client: AsyncMongoClient[Document] = AsyncMongoClient(
             settings.mongodb_url,
             serverSelectionTimeoutMS=timeout_ms,
             connectTimeoutMS=timeout_ms,
+            timeoutMS=int(settings.mongodb_timeout_s * 1000),
             tz_aware=True,
             appname=settings.consumer_group,
         )
     except PyMongoError as exc:
         raise StartupError(f"MONGODB_URL is not usable: {exc}") from None
     try:
-        await client[settings.mongodb_database].command("ping")
+        with pymongo.timeout(settings.startup_timeout_s):
+            info = await client[settings.mongodb_database].command("buildInfo")
     except PyMongoError as exc:
         await client.close()
         # pymongo appends timeouts and a topology dump; the first clause is the cause
@@ -82,4 +90,4 @@ async def connect_mongo(settings: ServiceSettings) -> AsyncMongoClient[Document]
             f"MongoDB at {redact(settings.mongodb_url)} is not reachable ({reason}); "
             "check MONGODB_URL"
         ) from None
-    return client
+    return client, server_of(info)

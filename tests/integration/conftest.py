@@ -10,8 +10,11 @@ from pymongo import AsyncMongoClient
 from infra.artifacts import cache_dir, ferretdb_binary
 from infra.kafka import ensure_topics
 from shared._kit.topics import dlq_topic
+from tests.integration.enterprise_support import enterprise
 from tests.platform.harness import Ledger, PrivateFerretDB
 from tests.support import Infra, free_port
+
+__all__ = ["enterprise", "ledger", "private_ferretdb"]
 
 
 @pytest.fixture

@@ -42,8 +42,10 @@ async def test_sigkill_at_random_points_loses_nothing_and_duplicates_no_effect(
     await ledger.send([entry(n, f"acct-{n % 25}", amounts[n]) for n in range(total)])
 
     kills = 0
+    processes = []
     while len(await ledger.applied()) < total:
         service = ledger.process()
+        processes.append(service)
         await service.start()
         await service.wait_ready()
         # let it run a random while, then kill it wherever it is
@@ -66,7 +68,18 @@ async def test_sigkill_at_random_points_loses_nothing_and_duplicates_no_effect(
     balance = sum(doc["state"]["balance"] for doc in (await ledger.accounts()).values())
     assert balance == sum(amounts.values())
     assert kills >= 3, "the test should have killed the service several times"
-    print(f"kills={kills} events_published={len(ids)} distinct={len(set(ids))}")
+    redelivered = [
+        e
+        for p in [*processes, final]
+        for e in p.events()
+        if e["event"] == "event_received" and e["duplicate"]
+    ]
+    # a kill between a record's store and its commit: the record came again, changed nothing
+    assert redelivered, "no kill landed between a store and its commit"
+    print(
+        f"kills={kills} redelivered={len(redelivered)} events_published={len(ids)} "
+        f"distinct={len(set(ids))}"
+    )
 
 
 async def test_ferretdb_down_for_ten_seconds_loses_nothing_and_dead_letters_nothing(
@@ -76,10 +89,12 @@ async def test_ferretdb_down_for_ten_seconds_loses_nothing_and_dead_letters_noth
     total = 600
     ledger.infra = Infra(ledger.infra.kafka_bootstrap_servers, private_ferretdb.url, "private")
     await ledger.send([entry(n, f"acct-{n % 10}", n) for n in range(total)])
-    service = ledger.process()
+    # a short deadline per MongoDB call, so the outage shows as failures, not as a long wait
+    service = ledger.process(LEDGER_MONGODB_TIMEOUT_S="2")
     await service.start()
     try:
         await ledger.wait_applied(100, timeout_s=60)
+        applied_before = len(await ledger.applied())
         await private_ferretdb.stop()
         outage_started = time.monotonic()
         # the scenario itself: the database stays away for ten seconds
@@ -94,6 +109,8 @@ async def test_ferretdb_down_for_ten_seconds_loses_nothing_and_dead_letters_noth
 
     await _assert_each_effect_once_and_published(ledger, total)
     logged = Counter(e["event"] for e in service.events())
+    assert applied_before < total, "the outage began while commands were still coming"
+    assert logged["transient_failure"] >= 1, "the outage reached the handlers and was retried"
     assert logged["dead_lettered"] == 0
     print(f"outage={outage_s:.1f}s transient_failures={logged['transient_failure']}")
 

@@ -51,11 +51,20 @@ async def test_bad_input_is_dead_lettered_or_rejected_and_good_input_all_process
     assert sorted((dict(m.headers)["x-dlq-reason"].decode(), m.value) for m in dlq) == sorted(
         (reason, raw) for reason, raw in bad if reason in ("not_a_cloudevent", "handler_failed")
     )
+    sent = await read_topic(
+        ledger.infra.kafka_bootstrap_servers, ledger.intake, until=lambda r: len(r) >= 1006
+    )
+    originals = {(m.partition, m.offset): m for m in sent}
     for message in dlq:
         headers = dict(message.headers)
         assert headers["x-dlq-original-topic"] == ledger.intake.encode()
-        assert int(headers["x-dlq-original-offset"]) >= 0
         assert headers["x-dlq-error"]
+        where = (int(headers["x-dlq-original-partition"]), int(headers["x-dlq-original-offset"]))
+        original = originals[where]
+        assert (message.key, message.value) == (original.key, original.value)
+        assert [h for h in message.headers if not h[0].startswith("x-dlq-")] == list(
+            original.headers
+        )
     assert sorted(r["reason"] for r in rejections) == [
         "amount_too_large",
         "invalid_data",

@@ -10,7 +10,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.support import Infra, ServiceProcess
+from infra.topics import contract_topics
+from tests.support import Infra, ServiceProcess, start_group_at_end
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,19 @@ async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
     infra: Infra, name: str, unique_id: Callable[[str], str]
 ) -> None:
     database = unique_id(name).replace("-", "_")
-    service = ServiceProcess(name, {**infra.env(), f"{name.upper()}_MONGODB_DATABASE": database})
+    # a group of its own, starting at the end: it must neither replay earlier tests'
+    # commands nor take partitions from a running stack's `<name>` group
+    group = unique_id(f"{name}-lifecycle")
+    topics = [t for t in contract_topics() if t.endswith((".intake", ".events"))]
+    await start_group_at_end(infra.kafka_bootstrap_servers, group, topics)
+    service = ServiceProcess(
+        name,
+        {
+            **infra.env(),
+            f"{name.upper()}_MONGODB_DATABASE": database,
+            f"{name.upper()}_CONSUMER_GROUP": group,
+        },
+    )
     await service.start()
     try:
         await service.wait_ready()

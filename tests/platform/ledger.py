@@ -5,7 +5,11 @@ One aggregate per account; `ledger.record_entry` adds an amount and emits
 `<prefix>.events`), so each test has topics of its own.
 """
 
+import asyncio
+import os
+import signal
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
@@ -40,13 +44,19 @@ class RecordEntry(Command, type="ledger.record_entry", subject="account"):
     entry_id: str
     account: str
     amount: int = Field(ge=0)
-    behaviour: Literal["normal", "always_fails"] = "normal"
+    # test behaviours: a handler that raises, one that takes `slow_s`, and one that kills
+    # its process once its change is stored (before publishing and committing), when the
+    # file named by LEDGER_CRASH_MARKER does not exist yet (it is created first)
+    behaviour: Literal["normal", "always_fails", "slow", "crash_after_store"] = "normal"
+    slow_s: float = 0.0
 
 
 class ScheduleReminder(Command, type="ledger.schedule_reminder", subject="account"):
     reminder_id: str
     account: str
     due_in_s: float = Field(ge=0)
+    # how long the reminder's handler takes (a replica can die holding its claim)
+    slow_s: float = 0.0
 
 
 class EntryRecorded(Fact, type="ledger.entry_recorded", subject="account"):
@@ -63,6 +73,7 @@ class ReminderFired(Fact, type="ledger.reminder_fired", subject="account"):
 class ReminderDue(Timer, type="ledger.reminder_due", subject="account"):
     reminder_id: str
     account: str
+    slow_s: float = 0.0
 
 
 class Account(State):
@@ -72,12 +83,23 @@ class Account(State):
     fired: list[str] = Field(default_factory=list)
 
 
+def _first_crash() -> bool:
+    """True once per marker file (created now): the crash happens on the first delivery."""
+    marker = Path(os.environ.get("LEDGER_CRASH_MARKER", "/nonexistent/marker"))
+    if not marker.parent.is_dir() or marker.exists():
+        return False
+    marker.touch()
+    return True
+
+
 def wire(runtime: Runtime[LedgerSettings]) -> None:
     accounts = runtime.store("accounts", Account)
 
     async def record_entry(cmd: RecordEntry, ctx: Context) -> None:
         if cmd.behaviour == "always_fails":
             raise RuntimeError("this entry always fails")
+        if cmd.behaviour == "slow":
+            await asyncio.sleep(cmd.slow_s)
         if cmd.amount > MAX_AMOUNT:
             raise Rejected(AMOUNT_TOO_LARGE, f"amount {cmd.amount} > {MAX_AMOUNT}")
 
@@ -94,12 +116,14 @@ def wire(runtime: Runtime[LedgerSettings]) -> None:
             )
 
         await accounts.apply(cmd.account, ctx, decide)
+        if cmd.behaviour == "crash_after_store" and _first_crash():
+            os.kill(os.getpid(), signal.SIGKILL)
 
     async def schedule_reminder(cmd: ScheduleReminder, ctx: Context) -> None:
         # timer first, state second: a replay finds the timer there (idempotent upsert)
         await ctx.schedule(
             ctx.derive("reminder"),
-            ReminderDue(reminder_id=cmd.reminder_id, account=cmd.account),
+            ReminderDue(reminder_id=cmd.reminder_id, account=cmd.account, slow_s=cmd.slow_s),
             at=ctx.now() + timedelta(seconds=cmd.due_in_s),
         )
 
@@ -111,6 +135,9 @@ def wire(runtime: Runtime[LedgerSettings]) -> None:
         await accounts.apply(cmd.account, ctx, decide)
 
     async def reminder_due(due: ReminderDue, ctx: Context) -> None:
+        if os.environ.get("LEDGER_SLOW_REMINDERS") == "1":  # this replica will die holding it
+            await asyncio.sleep(due.slow_s)
+
         def decide(state: Account | None) -> Change[Account]:
             state = state or Account()
             fired = [*state.fired, due.reminder_id]

@@ -75,6 +75,24 @@ def test_secrets_are_required_never_written_down(compose: dict[str, Any]) -> Non
     ]
 
 
+@pytest.mark.parametrize(("name", "data_dirs"), [("kafka", "KAFKA_LOG_DIRS"), ("mongo", None)])
+def test_stateful_services_keep_their_data_on_a_named_volume(
+    compose: dict[str, Any], name: str, data_dirs: str | None
+) -> None:
+    """apache/kafka writes to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says otherwise,
+    and mongo to /data/db: the data must land on the mounted volume, not in the container."""
+    service = compose["services"][name]
+    mounts = {
+        target: source
+        for source, target, *_ in (volume.split(":") for volume in service["volumes"])
+    }
+    folders = service["environment"][data_dirs].split(",") if data_dirs else ["/data/db"]
+    for folder in folders:
+        mounted = [t for t in mounts if folder == t or folder.startswith(t.rstrip("/") + "/")]
+        assert mounted, f"{name}: {folder} is not on a mounted volume"
+        assert mounts[mounted[0]] in compose["volumes"], f"{name}: {folder} is not a named volume"
+
+
 def test_kafka_matches_the_local_broker_major_version(compose: dict[str, Any]) -> None:
     pom = (ROOT / "infra" / "kafka" / "pom.xml").read_text()
     local = re.search(r"<kafka.version>(\d+)\.", pom)

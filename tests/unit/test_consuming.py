@@ -3,59 +3,17 @@
 import json
 
 from aiokafka.errors import KafkaConnectionError
-from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
-
-from shared import (
-    Change,
-    Command,
-    Context,
-    Fact,
-    Port,
-    Runtime,
-    Service,
-    ServiceSettings,
-    State,
-    settings_for,
+from pymongo.errors import (
+    AutoReconnect,
+    ExecutionTimeout,
+    OperationFailure,
+    ServerSelectionTimeoutError,
 )
-from shared._kit.consuming import is_transient
+
 from shared._kit.envelope import CloudEvent
+from shared._kit.failures import Failures
 from shared.testing import Scenario
-
-
-class PingSettings(ServiceSettings):
-    model_config = settings_for("svc")
-
-    http_port: Port = 8190
-
-
-class Ping(Command, type="svc.ping", subject="key"):
-    key: str
-    n: float
-
-
-class Pinged(Fact, type="svc.pinged", subject="key"):
-    key: str
-    n: float
-
-
-class Counter(State):
-    total: float = 0
-
-
-def wire(runtime: Runtime[PingSettings]) -> None:
-    counters = runtime.store("counters", Counter)
-
-    async def ping(cmd: Ping, ctx: Context) -> None:
-        def decide(state: Counter | None) -> Change[Counter]:
-            total = (state or Counter()).total + cmd.n
-            return Change(Counter(total=total), [Pinged(key=cmd.key, n=cmd.n)])
-
-        await counters.apply(cmd.key, ctx, decide)
-
-    runtime.handle(ping)
-
-
-SERVICE = Service("svc", PingSettings, wire)
+from tests.unit.counter_service import SERVICE, Counter, Ping
 
 
 def _event(event_type: str, data: object, *, event_id: str = "e1") -> CloudEvent:
@@ -105,8 +63,21 @@ async def test_a_redelivered_command_changes_nothing_and_states_nothing_new() ->
 
 
 def test_infrastructure_failures_are_transient_and_bugs_are_not() -> None:
-    assert is_transient(ServerSelectionTimeoutError("no server"))
-    assert is_transient(AutoReconnect("reset"))
-    assert is_transient(KafkaConnectionError("refused"))
-    assert not is_transient(KeyError("state"))
-    assert not is_transient(ValueError("bad"))
+    for server in ("mongodb", "ferretdb"):
+        transient = Failures(server).transient
+        assert transient(ServerSelectionTimeoutError("no server"))
+        assert transient(AutoReconnect("reset"))
+        assert transient(KafkaConnectionError("refused"))
+        assert transient(ExecutionTimeout("operation exceeded time limit", 50))
+        assert transient(OperationFailure("not authorized", 13))
+        assert transient(OperationFailure("auth failed", 18))
+        assert not transient(OperationFailure("bad value", 2))
+        assert not transient(KeyError("state"))
+        assert not transient(ValueError("bad"))
+
+
+def test_an_internal_error_is_an_outage_on_ferretdb_only() -> None:
+    internal = OperationFailure("internal error", 1)
+
+    assert Failures("ferretdb").transient(internal)
+    assert not Failures("mongodb").transient(internal)

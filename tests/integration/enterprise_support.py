@@ -1,0 +1,168 @@
+"""Driving the enterprise service as a process: its commands, its facts, its /stats."""
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared._kit.envelope import CloudEvent
+from tests.support import (
+    EventTail,
+    Infra,
+    ServiceProcess,
+    command,
+    eventually,
+    produce,
+    start_group_at_end,
+)
+
+BUTANONE = "78-93-3"
+CAT3 = ["drug_precursor_3", "hazardous"]
+ORIGIN = (28.4500, 119.9200)  # Lishui
+
+
+def _east(km: float) -> dict[str, float]:
+    return {"lat": ORIGIN[0], "lon": ORIGIN[1] + km / 97.83}
+
+
+@dataclass
+class Enterprise:
+    """The service under test, its tail of enterprise.events and a way to send commands."""
+
+    infra: Infra
+    service: ServiceProcess
+    tail: EventTail
+    suffix: str
+    database: str
+
+    def id(self, name: str) -> str:
+        return f"{name}-{self.suffix}"
+
+    async def send(self, *commands: CloudEvent) -> None:
+        await produce(
+            self.infra.kafka_bootstrap_servers,
+            "enterprise.intake",
+            [(c.key, c.to_bytes()) for c in commands],
+        )
+
+    def register(
+        self, name: str, km: float, *, licences: list[str], capacity_kg: float
+    ) -> CloudEvent:
+        eid = self.id(name)
+        return command(
+            "enterprise.register_enterprise",
+            eid,
+            {
+                "enterprise_id": eid,
+                "name": name,
+                "address": f"{km} km east of the leather works",
+                "location": _east(km),
+                "licences": licences,
+                "liaison_officer": {
+                    "officer_id": f"officer-{name}",
+                    "name": "Officer Lü",
+                    "phone": "13800000001",
+                },
+                "contact": {"name": f"{name} manager", "phone": "13900000002"},
+                "storage": [{"cas": BUTANONE, "capacity_kg": capacity_kg}],
+            },
+        )
+
+    def demand(self, name: str, kg: float) -> CloudEvent:
+        return command(
+            "enterprise.declare_demand",
+            self.id(name),
+            {"enterprise_id": self.id(name), "cas": BUTANONE, "quantity_kg": kg},
+        )
+
+    def inventory(self, name: str, movement: str, kg: float, cas: str = BUTANONE) -> CloudEvent:
+        return command(
+            "enterprise.declare_inventory",
+            self.id(name),
+            {"enterprise_id": self.id(name), "cas": cas, "movement": movement, "quantity_kg": kg},
+        )
+
+    def respond(
+        self, transfer: dict[str, Any], accepted: bool, by: str | None = None
+    ) -> CloudEvent:
+        return command(
+            "enterprise.respond_to_transfer",
+            transfer["transfer_id"],
+            {
+                "transfer_id": transfer["transfer_id"],
+                "accepted": accepted,
+                "enterprise_id": by or transfer["to_enterprise_id"],
+                "reason": "no room this month",
+            },
+        )
+
+    def deliver(self, transfer: dict[str, Any], kg: float | None = None) -> CloudEvent:
+        return command(
+            "enterprise.confirm_delivery",
+            transfer["transfer_id"],
+            {
+                "transfer_id": transfer["transfer_id"],
+                "delivered_kg": transfer["quantity_kg"] if kg is None else kg,
+            },
+        )
+
+    async def stats_once(self, **expected: object) -> dict[str, Any]:
+        """/stats once the service has caught up with its own facts (it reacts to them too)."""
+        latest: dict[str, Any] = {}
+
+        async def caught_up() -> bool:
+            nonlocal latest
+            latest = await self.stats()
+            return all(latest.get(key) == value for key, value in expected.items())
+
+        await eventually(caught_up, timeout_s=30, what=f"/stats with {expected}")
+        return latest
+
+    async def timers(self) -> list[dict[str, Any]]:
+        """The service's durable timers still to come."""
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.infra.mongodb_url)
+        try:
+            return [doc async for doc in client[self.database]["timers"].find()]
+        finally:
+            await client.close()
+
+    async def stats(self) -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            return dict((await http.get(f"http://127.0.0.1:{self.service.port}/stats")).json())
+
+
+@pytest.fixture
+async def enterprise(
+    infra: Infra, unique_id: Callable[[str], str], request: pytest.FixtureRequest
+) -> AsyncIterator[Enterprise]:
+    marker = request.node.get_closest_marker("service_env")
+    extra_env: dict[str, str] = marker.args[0] if marker else {}
+    suffix = unique_id("t")
+    group, database = f"enterprise-{suffix}", f"enterprise_{suffix}".replace("-", "_")
+    await start_group_at_end(
+        infra.kafka_bootstrap_servers, group, ["enterprise.intake", "enterprise.events"]
+    )
+    service = ServiceProcess(
+        "enterprise",
+        {
+            **infra.env(),
+            "ENTERPRISE_CONSUMER_GROUP": group,
+            "ENTERPRISE_MONGODB_DATABASE": database,
+            "ENTERPRISE_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            **extra_env,
+        },
+    )
+    async with EventTail(infra.kafka_bootstrap_servers, "enterprise.events") as tail:
+        await service.start()
+        try:
+            await service.wait_ready()
+            yield Enterprise(infra, service, tail, suffix, database)
+        finally:
+            await service.stop()
+            await service.kill()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url)
+    await client.drop_database(database)
+    await client.close()
