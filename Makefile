@@ -1,7 +1,7 @@
 # One command per habit. `make stack` runs everything; `make test` runs the tests.
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: setup stack test lint fmt typecheck check docs infra-up infra-down infra-status
+.PHONY: setup stack test lint fmt typecheck check docs infra-up infra-down infra-reset infra-status infra-go-test
 
 setup: ## install uv if missing, then exactly the locked dependencies
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv==0.13.8
@@ -35,5 +35,11 @@ infra-up: setup
 infra-down: setup
 	scripts/infra down
 
+infra-reset: setup ## delete the data `make stack` keeps (STATION_DATA_DIR)
+	scripts/infra reset
+
 infra-status: setup
 	scripts/infra status
+
+infra-go-test: ## the FerretDB proxy's own tests (Go)
+	cd infra/ferretdb && go test ./...

@@ -1,11 +1,22 @@
-"""`python -m infra up|down|status|env|stack|docs`: local infrastructure, the stack, the docs."""
+"""`python -m infra up|down|reset|status|env|stack|docs`: local infrastructure, the stack, the docs.
+
+`up` keeps Kafka's and FerretDB's data in the run folder, deleted by `down` (tests, CI);
+`up --persistent` and `stack` keep it in the data folder (`STATION_DATA_DIR`), which
+only `reset` deletes.
+"""
 
 import argparse
 import asyncio
 import sys
 
 from infra.artifacts import BuildError
-from infra.local import Endpoints, InfraError, check, down, run_dir, running, up
+from infra.local import Endpoints, check, current, data_dir, down, reset, run_dir, running, up
+from infra.servers import InfraError
+
+_KEPT = (
+    "Kafka's topics, records, consumer offsets and cluster id ({0}/kafka) "
+    "and FerretDB's databases ({0}/ferretdb)"
+)
 
 
 def _print_endpoints(ep: Endpoints) -> None:
@@ -13,6 +24,10 @@ def _print_endpoints(ep: Endpoints) -> None:
         f"kafka     {ep.kafka_bootstrap_servers}   (KRaft, single node; logs in {run_dir()}/kafka)"
     )
     print(f"mongodb   {ep.mongodb_url}   (FerretDB v1.24, SQLite; logs in {run_dir()}/ferretdb)")
+    found = current()
+    if found is not None and found.data is not None:
+        kind = "kept, deleted by `reset`" if found.persistent else "throwaway, deleted by `down`"
+        print(f"data      {found.data}   ({kind})")
     for key, value in ep.env().items():
         print(f"export {key}={value}")
 
@@ -29,11 +44,50 @@ def _docs(*, check: bool) -> int:
     return 0
 
 
+def _down() -> None:
+    found = current()
+    stopped = down()
+    print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    print(f"deleted: {run_dir()} (pids, logs and throwaway data)")
+    if found is not None and found.persistent and found.data is not None:
+        print(f"kept:    {found.data} (`scripts/infra reset` deletes it)")
+
+
+def _reset() -> None:
+    stopped, data, existed = reset()
+    if stopped:
+        print(f"stopped: {', '.join(stopped)}")
+    if existed:
+        print(f"deleted: {data}: {_KEPT.format(data)}")
+    else:
+        print(f"nothing to delete: {data} does not exist")
+
+
+def _status(ep: Endpoints) -> int:
+    pids = running()
+    for name, pid in pids.items():
+        print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
+    if None in pids.values():
+        return 1
+    asyncio.run(
+        check(ep, kafka_pid=pids["kafka"] or 0, ferretdb_pid=pids["ferretdb"] or 0, timeout_s=10)
+    )
+    _print_endpoints(ep)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/infra", description=__doc__)
-    parser.add_argument("command", choices=["up", "down", "status", "env", "stack", "docs"])
+    parser.add_argument(
+        "command", choices=["up", "down", "reset", "status", "env", "stack", "docs"]
+    )
     parser.add_argument(
         "--check", action="store_true", help="docs: fail if the generated documents are stale"
+    )
+    parser.add_argument(
+        "--persistent",
+        action="store_true",
+        help=f"up: keep the data in {data_dir()} (STATION_DATA_DIR) instead of the run folder",
     )
     args = parser.parse_args(argv)
     if args.command == "docs":
@@ -41,27 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     ep = Endpoints.from_environment()
     try:
         if args.command == "up":
-            seconds = asyncio.run(up(ep))
+            seconds = asyncio.run(up(ep, persistent=args.persistent))
             _print_endpoints(ep)
             print(f"ready in {seconds:.1f} s", file=sys.stderr)
         elif args.command == "down":
-            stopped = down()
-            print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+            _down()
+        elif args.command == "reset":
+            _reset()
         elif args.command == "status":
-            pids = running()
-            for name, pid in pids.items():
-                print(f"{name:9} {'running, pid ' + str(pid) if pid else 'stopped'}")
-            if None in pids.values():
-                return 1
-            asyncio.run(
-                check(
-                    ep,
-                    kafka_pid=pids["kafka"] or 0,
-                    ferretdb_pid=pids["ferretdb"] or 0,
-                    timeout_s=10,
-                )
-            )
-            _print_endpoints(ep)
+            return _status(ep)
         elif args.command == "env":
             for key, value in ep.env().items():
                 print(f"export {key}={value}")

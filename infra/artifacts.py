@@ -96,14 +96,49 @@ async def kafka_libs(cache: Path) -> Path:
 
 
 FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
-# FerretDB v1.24's SQLite backend turns an `_id` equality into SQL only when `_id` is the
-# filter's sole key, so every compare-and-set (`{_id, version}`) reads the whole
-# collection (measured: ~20 ms per update with 500 documents, growing with the count).
-# Its handlers filter every row again in Go, so pushing the `_id` equality down whenever
-# it is present returns the same documents. The patched copy lives in the cache only.
-_PUSHDOWN_FILE = "internal/backends/sqlite/collection.go"
-_PUSHDOWN_OLD = 'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")'
-_PUSHDOWN_NEW = 'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")'
+
+
+@dataclass(frozen=True)
+class _Patch:
+    """Replace `old` (found exactly `count` times) by `new` in one file of FerretDB's module."""
+
+    file: str
+    old: str
+    new: str
+    count: int = 1
+
+
+# The patched copy lives in the cache only; FerretDB's handlers stay otherwise untouched.
+_PATCHES = (
+    # FerretDB v1.24's SQLite backend turns an `_id` equality into SQL only when `_id` is
+    # the filter's sole key, so every compare-and-set (`{_id, version}`) reads the whole
+    # collection (measured: ~20 ms per update with 500 documents, growing with the
+    # count). Its handlers filter every row again in Go, so pushing the `_id` equality
+    # down whenever it is present returns the same documents.
+    _Patch(
+        "internal/backends/sqlite/collection.go",
+        'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")',
+        'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")',
+        count=2,
+    ),
+    # `update` closes each statement's query (an open SQLite read, one pooled connection)
+    # only when the whole command ends, and writes on another pooled connection; the pool
+    # holds 100 per database, so the 100th single-document statement waits for ever for a
+    # connection, and the database stays wedged (README, "FerretDB hangs"). Closing each
+    # statement's query once the statement is done releases its connection at once.
+    _Patch(
+        "internal/handler/msg_update.go",
+        "\t\tcloser := iterator.NewMultiCloser()\n\t\tdefer closer.Close()\n",
+        "\t\tcloser := iterator.NewMultiCloser()\n",
+    ),
+    _Patch(
+        "internal/handler/msg_update.go",
+        '\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n',
+        '\t\tresult, err := common.UpdateDocument(ctx, c, "update", iter, &u)\n'
+        "\t\tcloser.Close() // patched: release this statement's read connection now\n",
+    ),
+)
+_PATCHES_ID = hashlib.sha256(repr(_PATCHES).encode()).hexdigest()[:8]
 
 
 def _ferretdb_version() -> str:
@@ -115,8 +150,8 @@ def _ferretdb_version() -> str:
 
 
 async def _patched_ferretdb_module(cache: Path, version: str) -> Path:
-    """A copy of FerretDB's module source with the `_id` pushdown widened."""
-    target = cache / "src" / f"FerretDB-{version}-id-pushdown"
+    """A copy of FerretDB's module source with `_PATCHES` applied."""
+    target = cache / "src" / f"FerretDB-{version}-patched-{_PATCHES_ID}"
     if (target / ".complete").exists():
         return target
     await _run("go", "mod", "download", f"{FERRETDB_MODULE}@{version}", cwd=FERRETDB_SRC)
@@ -128,14 +163,15 @@ async def _patched_ferretdb_module(cache: Path, version: str) -> Path:
     shutil.copytree(downloaded, staging, copy_function=shutil.copyfile)
     for folder in (staging, *(d for d in staging.rglob("*") if d.is_dir())):
         folder.chmod(0o755)  # the module cache is read-only; this copy is ours to edit
-    source = staging / _PUSHDOWN_FILE
-    text = source.read_text()
-    if text.count(_PUSHDOWN_OLD) != 2:
-        raise BuildError(
-            f"{FERRETDB_MODULE} {version}: {_PUSHDOWN_FILE} is not as expected; "
-            "the _id pushdown patch must be revisited"
-        )
-    source.write_text(text.replace(_PUSHDOWN_OLD, _PUSHDOWN_NEW))
+    for patch in _PATCHES:
+        source = staging / patch.file
+        text = source.read_text()
+        if text.count(patch.old) != patch.count:
+            raise BuildError(
+                f"{FERRETDB_MODULE} {version}: {patch.file} is not as expected; "
+                "the patches in infra/artifacts.py must be revisited"
+            )
+        source.write_text(text.replace(patch.old, patch.new))
     (staging / ".complete").touch()
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
@@ -144,8 +180,9 @@ async def _patched_ferretdb_module(cache: Path, version: str) -> Path:
 
 async def ferretdb_binary(cache: Path) -> Path:
     """The tiny Go program that embeds FerretDB v1.24 (pure-Go SQLite, no cgo)."""
-    sources = [FERRETDB_SRC / "go.mod", FERRETDB_SRC / "go.sum", *sorted(FERRETDB_SRC.glob("*.go"))]
-    binary = cache / "bin" / f"ferretdb-embedded-{_digest(*sources, patch=_PUSHDOWN_NEW)}"
+    programs = sorted(p for p in FERRETDB_SRC.glob("*.go") if not p.name.endswith("_test.go"))
+    sources = [FERRETDB_SRC / "go.mod", FERRETDB_SRC / "go.sum", *programs]
+    binary = cache / "bin" / f"ferretdb-embedded-{_digest(*sources, patch=repr(_PATCHES))}"
     if binary.exists():
         return binary
     module = await _patched_ferretdb_module(cache, _ferretdb_version())

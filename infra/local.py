@@ -1,37 +1,49 @@
 """Start, check and stop a single-node Kafka broker and FerretDB on loopback.
 
-Both run as detached processes whose pids live in a throwaway run folder; data is
-wiped on every fresh `up`. Readiness means a real produce/consume round trip through
-the broker and a real Mongo `ping`, not an open port.
+Both run as detached processes whose pids, configuration and logs live in a throwaway
+run folder (`STATION_INFRA_DIR`). Their data lives there too, deleted by `down`, unless
+`up` is asked to keep it: then it lives in the data folder (`data_dir()`), which `down`
+leaves alone, the next persistent `up` reuses (Kafka keeps its cluster id, FerretDB its
+SQLite files) and only `reset` deletes. Readiness means a real produce/consume round
+trip through the broker and a real Mongo `ping`, not an open port.
 """
 
 import asyncio
-import base64
+import json
 import logging
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pymongo import AsyncMongoClient
-
-from infra.artifacts import Artifacts, cache_dir, ensure_artifacts
+from infra.artifacts import cache_dir, ensure_artifacts
 from infra.kafka import ensure_topics, round_trip
+from infra.servers import (
+    InfraError,
+    cluster_id,
+    ferretdb_argv,
+    format_kafka,
+    kafka_argv,
+    kafka_config,
+    mongo_ping,
+    pid_alive,
+    port_free,
+    stop_group,
+    wait_until,
+)
 from infra.topics import contract_topics
+
+_cluster_id = cluster_id  # the name tests/unit/test_plumbing.py knows
 
 HEALTHCHECK_TOPIC = "_infra.healthcheck"
 READY_TIMEOUT_S = 120.0
-
-
-class InfraError(RuntimeError):
-    """The local infrastructure could not be started or is not answering."""
+# below Linux's ephemeral range (32768-60999): a client reconnecting to a stopped
+# broker's port there can connect to itself and hold the port the broker needs again
+DEFAULT_KAFKA_PORT, DEFAULT_CONTROLLER_PORT, DEFAULT_MONGO_PORT = 19092, 19093, 27117
+_PORT_VARIABLES = ("STATION_KAFKA_PORT", "STATION_KAFKA_CONTROLLER_PORT", "STATION_MONGO_PORT")
 
 
 @dataclass(frozen=True)
@@ -56,31 +68,63 @@ class Endpoints:
 
     @classmethod
     def from_environment(cls) -> "Endpoints":
-        return cls(
-            kafka_port=int(os.environ.get("STATION_KAFKA_PORT", "39092")),
-            controller_port=int(os.environ.get("STATION_KAFKA_CONTROLLER_PORT", "39093")),
-            mongo_port=int(os.environ.get("STATION_MONGO_PORT", "37017")),
-        )
+        """The `STATION_*_PORT` variables; else the ports of the servers running from the
+        run folder; else the defaults."""
+        if not any(os.environ.get(name) for name in _PORT_VARIABLES):
+            found = current()
+            if found is not None and None not in running().values():
+                return found.endpoints
+        defaults = (DEFAULT_KAFKA_PORT, DEFAULT_CONTROLLER_PORT, DEFAULT_MONGO_PORT)
+        ports = zip(_PORT_VARIABLES, defaults, strict=True)
+        return cls(*(int(os.environ.get(name) or default) for name, default in ports))
+
+
+@dataclass(frozen=True)
+class Current:
+    """What the run folder records about the servers started from it."""
+
+    endpoints: Endpoints
+    data: Path | None  # None: started by an older version that did not record it
+    persistent: bool
 
 
 def run_dir() -> Path:
-    """Pids, logs and data: throwaway, outside the clone."""
+    """Pids, configuration, logs and throwaway data: outside the clone."""
     configured = os.environ.get("STATION_INFRA_DIR")
     if configured:
         return Path(configured).resolve()
     return Path(tempfile.gettempdir()) / f"county-station-infra-{os.getuid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+def data_dir() -> Path:
+    """Kept data: `STATION_DATA_DIR`, else `$XDG_DATA_HOME/county-station`, else
+    `~/.local/share/county-station`."""
+    configured = os.environ.get("STATION_DATA_DIR")
+    if configured:
+        return Path(configured).resolve()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "county-station"
+
+
+def current() -> Current | None:
+    state = run_dir() / "state.json"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    # a zombie has exited; only its parent has not reaped it yet
-    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+        raw = json.loads(state.read_text())
+        return Current(Endpoints(**raw["endpoints"]), Path(raw["data"]), bool(raw["persistent"]))
+    except FileNotFoundError:
+        pass
+    # servers started by an older version: only the `env` file tells their ports
+    env: dict[str, str] = {}
+    if (run_dir() / "env").exists():
+        for line in (run_dir() / "env").read_text().splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            env[key] = value
+    try:
+        kafka = int(env["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1])
+        mongo = int(env["MONGODB_URL"].rstrip("/").rsplit(":", 1)[1])
+    except (KeyError, IndexError, ValueError):
+        return None
+    return Current(Endpoints(kafka, kafka + 1, mongo), None, persistent=False)
 
 
 def _read_pid(name: str) -> int | None:
@@ -89,17 +133,7 @@ def _read_pid(name: str) -> int | None:
         pid = int(pid_file.read_text())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if _pid_alive(pid) else None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return pid if pid_alive(pid) else None
 
 
 def _spawn(name: str, argv: list[str], log: Path) -> int:
@@ -116,159 +150,17 @@ def _spawn(name: str, argv: list[str], log: Path) -> int:
     return proc.pid
 
 
-def _cluster_id() -> str:
-    # Kafka's Uuid.randomUuid: 16 random bytes, URL-safe base64 without padding, never "-…"
-    while True:
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        if not cid.startswith("-"):
-            return cid
-
-
-def _kafka_config(root: Path, ep: Endpoints) -> tuple[Path, Path]:
-    server = root / "server.properties"
-    server.write_text(
-        "\n".join(
-            [
-                "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{ep.controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{ep.kafka_port},"
-                f"CONTROLLER://127.0.0.1:{ep.controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{ep.kafka_port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                f"log.dirs={root / 'data'}",
-                "num.partitions=6",
-                "auto.create.topics.enable=false",
-                # one node: every internal topic has a single replica
-                "offsets.topic.replication.factor=1",
-                "offsets.topic.num.partitions=10",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
-                "min.insync.replicas=1",
-                "group.initial.rebalance.delay.ms=0",
-                "",
-            ]
-        )
-    )
-    log4j = root / "log4j2.properties"
-    log4j.write_text(
-        "\n".join(
-            [
-                "status = warn",
-                "appender.file.type = File",
-                "appender.file.name = FILE",
-                f"appender.file.fileName = {root / 'server.log'}",
-                "appender.file.layout.type = PatternLayout",
-                "appender.file.layout.pattern = [%d] %p %m (%c)%n",
-                "rootLogger.level = INFO",
-                "rootLogger.appenderRef.file.ref = FILE",
-                "logger.kafka.name = org.apache.kafka",
-                "logger.kafka.level = WARN",
-                "logger.raft.name = kafka.server.KafkaRaftServer",
-                "logger.raft.level = INFO",
-                "",
-            ]
-        )
-    )
-    return server, log4j
-
-
-def _java_argv(libs: Path, log4j: Path, main: str, *args: str) -> list[str]:
-    return [
-        "java",
-        "-Xms256m",
-        "-Xmx1g",
-        "-XX:+UseG1GC",
-        "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true",
-        f"-Dlog4j2.configurationFile={log4j}",
-        "-cp",
-        f"{libs}/*",
-        main,
-        *args,
-    ]
-
-
-def _start_kafka(art: Artifacts, ep: Endpoints) -> int:
-    root = run_dir() / "kafka"
-    root.mkdir(parents=True)
-    server, log4j = _kafka_config(root, ep)
-    fmt = _java_argv(
-        art.kafka_libs,
-        log4j,
-        "kafka.tools.StorageTool",
-        "format",
-        "--standalone",
-        "-t",
-        _cluster_id(),
-        "-c",
-        str(server),
-    )
-    result = subprocess.run(fmt, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise InfraError(f"kafka storage format failed: {result.stdout}{result.stderr}")
-    return _spawn(
-        "kafka", _java_argv(art.kafka_libs, log4j, "kafka.Kafka", str(server)), root / "stdout.log"
-    )
-
-
-def _start_ferretdb(art: Artifacts, ep: Endpoints) -> int:
-    root = run_dir() / "ferretdb"
-    argv = [
-        str(art.ferretdb_binary),
-        "-listen",
-        f"127.0.0.1:{ep.mongo_port}",
-        "-data",
-        str(root / "data"),
-        "-log-level",
-        "warn",
-    ]
-    return _spawn("ferretdb", argv, root / "ferretdb.log")
-
-
 def _log_tail(name: str) -> str:
-    log = run_dir() / name / ("stdout.log" if name == "kafka" else "ferretdb.log")
-    extra = run_dir() / "kafka" / "server.log"
+    files = (
+        [run_dir() / "kafka" / "stdout.log", run_dir() / "kafka" / "server.log"]
+        if name == "kafka"
+        else [run_dir() / "ferretdb" / "ferretdb.log"]
+    )
     lines: list[str] = []
-    for file in (log, extra) if name == "kafka" else (log,):
+    for file in files:
         if file.exists():
             lines += file.read_text(errors="replace").splitlines()[-15:]
     return "\n".join(lines)
-
-
-async def _wait_until(
-    name: str, pid: int, probe: Callable[[], Awaitable[object]], deadline: float
-) -> None:
-    """Retry `probe` until it answers; fail at once if the process died."""
-    last_error: BaseException | None = None
-    while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            raise InfraError(f"{name} exited during start-up; last log lines:\n{_log_tail(name)}")
-        try:
-            await probe()
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
-            last_error = exc
-            await asyncio.sleep(0.25)
-        else:
-            return
-    raise InfraError(
-        f"{name} not ready in {READY_TIMEOUT_S:.0f} s ({last_error!r}); "
-        f"last log lines:\n{_log_tail(name)}"
-    )
-
-
-async def _mongo_ping(url: str) -> None:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
-    )
-    try:
-        await client.admin.command("ping")
-    finally:
-        await client.close()
 
 
 async def _kafka_ready(bootstrap: str) -> None:
@@ -283,8 +175,16 @@ async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: 
     # each refused connection while the broker boots is "not ready yet", not an error
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     await asyncio.gather(
-        _wait_until("ferretdb", ferretdb_pid, lambda: _mongo_ping(ep.mongodb_url), deadline),
-        _wait_until("kafka", kafka_pid, lambda: _kafka_ready(ep.kafka_bootstrap_servers), deadline),
+        wait_until(
+            "ferretdb", ferretdb_pid, lambda: mongo_ping(ep.mongodb_url), deadline, _log_tail
+        ),
+        wait_until(
+            "kafka",
+            kafka_pid,
+            lambda: _kafka_ready(ep.kafka_bootstrap_servers),
+            deadline,
+            _log_tail,
+        ),
     )
 
 
@@ -293,21 +193,69 @@ def running() -> dict[str, int | None]:
     return {name: _read_pid(name) for name in ("kafka", "ferretdb")}
 
 
-async def up(ep: Endpoints) -> float:
-    """Start what is not running, wait until both answer; return the seconds it took."""
+def _owner(data: Path) -> tuple[str, list[int]] | None:
+    """The run folder whose live servers use a kept data folder, and their pids."""
+    try:
+        raw = json.loads((data / "owner.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    alive = [pid for pid in raw.get("pids", []) if pid_alive(int(pid))]
+    return (str(raw.get("run_dir")), alive) if alive else None
+
+
+async def _start(ep: Endpoints, *, persistent: bool) -> dict[str, int | None]:
+    for port in (ep.kafka_port, ep.controller_port, ep.mongo_port):
+        if not port_free(port):
+            raise InfraError(
+                f"port 127.0.0.1:{port} is taken by another program; set "
+                "STATION_KAFKA_PORT / STATION_KAFKA_CONTROLLER_PORT / STATION_MONGO_PORT "
+                "to free ones"
+            )
+    data = data_dir() if persistent else run_dir() / "data"
+    owner = _owner(data) if persistent else None
+    if owner is not None and owner[0] != str(run_dir()):
+        raise InfraError(f"{data} is in use by the servers of {owner[0]} (pids {owner[1]})")
+    art = await ensure_artifacts(cache_dir())
+    run_dir().mkdir(parents=True, exist_ok=True)
+    state = {"endpoints": asdict(ep), "data": str(data), "persistent": persistent}
+    (run_dir() / "state.json").write_text(json.dumps(state))
+    timeout = os.environ.get("STATION_MONGO_WRITE_TIMEOUT_S")
+    ferretdb = _spawn(
+        "ferretdb",
+        ferretdb_argv(
+            art.ferretdb_binary,
+            ep.mongo_port,
+            data / "ferretdb",
+            write_timeout_s=float(timeout) if timeout else None,
+        ),
+        run_dir() / "ferretdb" / "ferretdb.log",
+    )
+    conf = run_dir() / "kafka"
+    server, log4j = kafka_config(conf, data / "kafka", ep.kafka_port, ep.controller_port)
+    await asyncio.to_thread(format_kafka, art.kafka_libs, server, log4j, data / "kafka")
+    kafka = _spawn("kafka", kafka_argv(art.kafka_libs, server, log4j), conf / "stdout.log")
+    if persistent:
+        owner_state = {"run_dir": str(run_dir()), "pids": [kafka, ferretdb]}
+        (data / "owner.json").write_text(json.dumps(owner_state))
+    return {"kafka": kafka, "ferretdb": ferretdb}
+
+
+async def up(ep: Endpoints, *, persistent: bool = False) -> float:
+    """Start what is not running, wait until both answer; return the seconds it took.
+
+    `persistent`: keep the data in `data_dir()` (reused if there) instead of the run folder.
+    """
     started = time.monotonic()
     pids = running()
     if None in pids.values():
         down()
-        for port in (ep.kafka_port, ep.controller_port, ep.mongo_port):
-            if not _port_free(port):
-                raise InfraError(
-                    f"port 127.0.0.1:{port} is taken by another program; "
-                    "set STATION_KAFKA_PORT / STATION_MONGO_PORT to free ones"
-                )
-        art = await ensure_artifacts(cache_dir())
-        run_dir().mkdir(parents=True, exist_ok=True)
-        pids = {"ferretdb": _start_ferretdb(art, ep), "kafka": _start_kafka(art, ep)}
+        pids = await _start(ep, persistent=persistent)
+    elif (found := current()) is not None and found.endpoints != ep:
+        raise InfraError(
+            f"already running from {run_dir()} on {found.endpoints.kafka_bootstrap_servers} "
+            f"and {found.endpoints.mongodb_url}, not on the ports asked for; "
+            "stop it (`scripts/infra down`) or use another STATION_INFRA_DIR"
+        )
     await check(
         ep,
         kafka_pid=pids["kafka"] or 0,
@@ -320,24 +268,33 @@ async def up(ep: Endpoints) -> float:
     return time.monotonic() - started
 
 
-def _stop(pid: int, timeout_s: float = 20.0) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout_s
-    while _pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _pid_alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-
-
 def down() -> list[str]:
-    """Stop both servers (SIGTERM, then SIGKILL) and delete the run folder; return what stopped."""
+    """Stop both servers (SIGTERM, then SIGKILL) and delete the run folder with its
+    throwaway data; a kept data folder stays. Return what stopped."""
+    found = current()
     stopped = [name for name, pid in running().items() if pid is not None]
     for name in stopped:
         pid = _read_pid(name)
         if pid is not None:
-            _stop(pid)
+            stop_group(pid)
+    if found is not None and found.persistent and found.data is not None:
+        (found.data / "owner.json").unlink(missing_ok=True)
     shutil.rmtree(run_dir(), ignore_errors=True)
     return stopped
+
+
+def reset() -> tuple[list[str], Path, bool]:
+    """Delete the kept data folder, first stopping the servers of the run folder if they
+    use it. Return what stopped, the folder and whether there was anything to delete."""
+    data = data_dir()
+    found = current()
+    stopped = down() if found is not None and found.data == data else []
+    owner = _owner(data)
+    if owner is not None:
+        raise InfraError(
+            f"{data} is in use by the servers of {owner[0]} (pids {owner[1]}); "
+            f"stop them first: STATION_INFRA_DIR={owner[0]} scripts/infra down"
+        )
+    existed = data.exists()
+    shutil.rmtree(data, ignore_errors=True)
+    return stopped, data, existed

@@ -1,8 +1,10 @@
 """The whole stack with its logs: Docker Compose where an engine answers, else local processes.
 
-Locally: Kafka and FerretDB (started here unless already up), then the four services
-as child processes whose log lines are interleaved on stdout. Ctrl-C or SIGTERM stops
-the services, then the infrastructure this command started, leaving no process behind.
+Locally: Kafka and FerretDB (started here unless already up, with their data kept in
+the data folder, see infra/local.py), then the four services as child processes whose
+log lines are interleaved on stdout. A service that dies is restarted with a backoff
+(infra/supervise.py) while the others keep running. Ctrl-C or SIGTERM stops the
+services, then the infrastructure this command started, leaving no process behind.
 """
 
 import asyncio
@@ -14,10 +16,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from functools import partial
 from pathlib import Path
 
-from infra.local import Endpoints, down, running, up
+from infra.local import Endpoints, current, down, running, up
+from infra.supervise import Supervised
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 DEFAULT_PORTS = {"mediation": 8101, "enterprise": 8102, "outreach": 8103, "notifier": 8104}
@@ -61,18 +66,66 @@ async def _pump(name: str, stream: asyncio.StreamReader, prefix: bool) -> None:
         print(f"{name:>10} | {line}" if prefix else line, flush=True)
 
 
-async def _stop(procs: dict[str, asyncio.subprocess.Process]) -> None:
-    for proc in procs.values():
+async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
+    for proc in procs:
         if proc.returncode is None:
             with suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-    waits = [asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S) for proc in procs.values()]
+    waits = [asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S) for proc in procs]
     for proc, result in zip(
-        procs.values(), await asyncio.gather(*waits, return_exceptions=True), strict=True
+        procs, await asyncio.gather(*waits, return_exceptions=True), strict=True
     ):
         if isinstance(result, TimeoutError):
             proc.kill()
             await proc.wait()
+
+
+def _starter(
+    name: str, env: dict[str, str], pumps: list["asyncio.Task[None]"]
+) -> Callable[[], Awaitable[asyncio.subprocess.Process]]:
+    async def start() -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            f"services.{name}",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if proc.stdout is not None:
+            pumps.append(asyncio.create_task(_pump(name, proc.stdout, sys.stdout.isatty())))
+        return proc
+
+    return start
+
+
+def _failure(runs: dict[str, "asyncio.Task[str | None]"]) -> str | None:
+    """Why a service's supervision ended, if one did."""
+    for name, run in runs.items():
+        if run.done():
+            if (error := run.exception()) is not None:
+                return f"{name}: {error!r}"
+            if reason := run.result():
+                return reason
+    return None
+
+
+async def _until_ready(
+    supervised: dict[str, Supervised], runs: dict[str, "asyncio.Task[str | None]"]
+) -> str | None:
+    """None once every service has been ready, else why the stack cannot start."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not all(s.ever_ready for s in supervised.values()):
+        if failed := _failure(runs):
+            return failed
+        if time.monotonic() > deadline:
+            pending = sorted(n for n, s in supervised.items() if not s.ever_ready)
+            return f"not ready in {READY_TIMEOUT_S:.0f} s: {pending}"
+        await asyncio.sleep(0.2)
+    return None
 
 
 async def _local_stack(ep: Endpoints) -> int:
@@ -82,64 +135,51 @@ async def _local_stack(ep: Endpoints) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    procs: dict[str, asyncio.subprocess.Process] = {}
     pumps: list[asyncio.Task[None]] = []
+    supervised: dict[str, Supervised] = {}
+    runs: dict[str, asyncio.Task[str | None]] = {}
     try:
-        await up(ep)
-        tty = sys.stdout.isatty()
+        await up(ep, persistent=True)
+        found = current()
+        if found is not None:
+            _emit("stack_data", dir=str(found.data), persistent=found.persistent)
         env = {**os.environ, **ep.env(), "LOG_FORMAT": os.environ.get("LOG_FORMAT", "auto")}
         for name in SERVICES:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                f"services.{name}",
-                cwd=ROOT,
-                env=env,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
+            supervised[name] = Supervised(
+                name, _starter(name, env, pumps), partial(asyncio.to_thread, _ready, name), _emit
             )
-            procs[name] = proc
-            if proc.stdout is not None:
-                pumps.append(asyncio.create_task(_pump(name, proc.stdout, prefix=tty)))
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        pending = set(SERVICES)
-        while pending and not stop.is_set():
-            if exited := [n for n, p in procs.items() if p.returncode is not None]:
-                _emit("stack_failed", reason=f"{', '.join(exited)} exited during start-up")
-                return 1
-            if time.monotonic() > deadline:
-                _emit("stack_failed", reason=f"not ready in {READY_TIMEOUT_S:.0f} s: {pending}")
-                return 1
-            ready = await asyncio.gather(*(asyncio.to_thread(_ready, n) for n in pending))
-            pending -= {n for n, ok in zip(list(pending), ready, strict=True) if ok}
-            await asyncio.sleep(0.2)
-        if not stop.is_set():
-            _emit(
-                "stack_ready",
-                seconds=round(time.monotonic() - started, 1),
-                kafka=ep.kafka_bootstrap_servers,
-                mongodb=ep.mongodb_url,
-                services={n: f"http://127.0.0.1:{_port(n)}" for n in SERVICES},
-                pids={
-                    **{n: p.pid for n, p in procs.items()},
-                    **{k: v for k, v in running().items() if v},
-                },
-            )
-        died = asyncio.create_task(
-            asyncio.wait(
-                [asyncio.create_task(p.wait()) for p in procs.values()],
-                return_when=asyncio.FIRST_COMPLETED,
-            )
+            runs[name] = asyncio.create_task(supervised[name].run(stop))
+        stopping = asyncio.create_task(stop.wait())
+        waiting = asyncio.create_task(_until_ready(supervised, runs))
+        await asyncio.wait({stopping, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            return 0
+        if reason := waiting.result():
+            _emit("stack_failed", reason=reason)
+            return 1
+        _emit(
+            "stack_ready",
+            seconds=round(time.monotonic() - started, 1),
+            kafka=ep.kafka_bootstrap_servers,
+            mongodb=ep.mongodb_url,
+            services={n: f"http://127.0.0.1:{_port(n)}" for n in SERVICES},
+            pids={
+                **{n: s.proc.pid for n, s in supervised.items() if s.proc is not None},
+                **{k: v for k, v in running().items() if v},
+            },
         )
-        await asyncio.wait(
-            [died, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-        )
-        return 0 if stop.is_set() else 1
+        # a service that crashes is restarted; only one that keeps crashing at start-up
+        # (its run ends with a reason) or Ctrl-C / SIGTERM ends the stack
+        await asyncio.wait([stopping, *runs.values()], return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            return 0
+        _emit("stack_failed", reason=_failure(runs))
+        return 1
     finally:
         _emit("stack_stopping")
-        await _stop(procs)
+        stop.set()
+        await asyncio.gather(*runs.values(), return_exceptions=True)
+        await _stop([s.proc for s in supervised.values() if s.proc is not None])
         await asyncio.gather(*pumps, return_exceptions=True)
         if we_started_infra:
             down()

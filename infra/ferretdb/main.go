@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
@@ -21,10 +22,16 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data", "", "folder for the SQLite databases (created if missing)")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	writeTimeout := flag.Duration("write-timeout", 30*time.Second,
+		"longest a write command may wait for its database's lock and FerretDB's answer")
 	flag.Parse()
 
 	if *dataDir == "" {
 		fmt.Fprintln(os.Stderr, "ferretdb-embedded: -data is required")
+		os.Exit(2)
+	}
+	if *writeTimeout <= 0 {
+		fmt.Fprintln(os.Stderr, "ferretdb-embedded: -write-timeout must be positive")
 		os.Exit(2)
 	}
 	dir, err := filepath.Abs(*dataDir)
@@ -44,12 +51,19 @@ func main() {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	// FerretDB itself listens on a Unix socket; clients reach it through the proxy
-	// (proxy.go) that makes single-document writes atomic.
-	socket := filepath.Join(dir, "ferretdb.sock")
-	_ = os.Remove(socket)
+	// (proxy.go) that makes single-document writes atomic. The socket lives in a short
+	// private folder, not in the data folder (a socket path is limited to 107 bytes).
+	socketDir, err := os.MkdirTemp("", "ferretdb-embedded-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ferretdb-embedded: socket folder: %v\n", err)
+		os.Exit(1)
+	}
+	defer os.RemoveAll(socketDir)
+	socket := filepath.Join(socketDir, "ferretdb.sock")
 	listener, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-embedded: %v\n", err)
+		_ = os.RemoveAll(socketDir)
 		os.Exit(1)
 	}
 
@@ -61,6 +75,7 @@ func main() {
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-embedded: %v\n", err)
+		_ = os.RemoveAll(socketDir)
 		os.Exit(1)
 	}
 
@@ -72,15 +87,17 @@ func main() {
 		listener.Close()
 	}()
 	go func() {
-		if err := serveProxy(listener, socket, logger); err != nil && ctx.Err() == nil {
+		if err := serveProxy(listener, socket, *writeTimeout, logger); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(os.Stderr, "ferretdb-embedded: proxy: %v\n", err)
 			stop()
 		}
 	}()
 
-	fmt.Fprintf(os.Stderr, "ferretdb-embedded: listening on %s, data in %s\n", *listen, dir)
+	fmt.Fprintf(os.Stderr, "ferretdb-embedded: listening on %s (FerretDB itself on %s), data in %s\n",
+		*listen, socket, dir)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-embedded: %v\n", err)
+		_ = os.RemoveAll(socketDir)
 		os.Exit(1)
 	}
 }

@@ -1,0 +1,204 @@
+"""How the local Kafka broker and FerretDB are configured and launched.
+
+Shared by `scripts/infra` (infra/local.py) and the tests that run private servers
+(tests/platform/private_kafka.py). Configuration and logs go to a throwaway folder;
+data to a folder of its own, which may outlive them.
+"""
+
+import asyncio
+import base64
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from pymongo import AsyncMongoClient
+
+
+class InfraError(RuntimeError):
+    """The local infrastructure could not be started or is not answering."""
+
+
+def cluster_id() -> str:
+    # Kafka's Uuid.randomUuid: 16 random bytes, URL-safe base64 without padding, never "-…"
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
+def kafka_config(
+    conf: Path, data: Path, kafka_port: int, controller_port: int
+) -> tuple[Path, Path]:
+    """server.properties and log4j2.properties in `conf`; the broker's log in `data`."""
+    conf.mkdir(parents=True, exist_ok=True)
+    server = conf / "server.properties"
+    server.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{kafka_port},"
+                f"CONTROLLER://127.0.0.1:{controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=6",
+                "auto.create.topics.enable=false",
+                # one node: every internal topic has a single replica
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=10",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "min.insync.replicas=1",
+                "group.initial.rebalance.delay.ms=0",
+                "",
+            ]
+        )
+    )
+    log4j = conf / "log4j2.properties"
+    log4j.write_text(
+        "\n".join(
+            [
+                "status = warn",
+                "appender.file.type = File",
+                "appender.file.name = FILE",
+                f"appender.file.fileName = {conf / 'server.log'}",
+                "appender.file.layout.type = PatternLayout",
+                "appender.file.layout.pattern = [%d] %p %m (%c)%n",
+                "rootLogger.level = INFO",
+                "rootLogger.appenderRef.file.ref = FILE",
+                "logger.kafka.name = org.apache.kafka",
+                "logger.kafka.level = WARN",
+                "logger.raft.name = kafka.server.KafkaRaftServer",
+                "logger.raft.level = INFO",
+                "",
+            ]
+        )
+    )
+    return server, log4j
+
+
+def java_argv(libs: Path, log4j: Path, main: str, *args: str) -> list[str]:
+    return [
+        "java",
+        "-Xms256m",
+        "-Xmx1g",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        f"{libs}/*",
+        main,
+        *args,
+    ]
+
+
+def kafka_formatted(data: Path) -> bool:
+    """True when `data` already holds a formatted Kafka log (its cluster id is kept)."""
+    return (data / "meta.properties").exists()
+
+
+def format_kafka(libs: Path, server: Path, log4j: Path, data: Path) -> bool:
+    """Format `data` with a new cluster id unless it is formatted; True if it formatted."""
+    if kafka_formatted(data):
+        return False
+    argv = java_argv(
+        libs, log4j, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id()
+    )
+    result = subprocess.run([*argv, "-c", str(server)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise InfraError(f"kafka storage format failed: {result.stdout}{result.stderr}")
+    return True
+
+
+def kafka_argv(libs: Path, server: Path, log4j: Path) -> list[str]:
+    return java_argv(libs, log4j, "kafka.Kafka", str(server))
+
+
+def ferretdb_argv(
+    binary: Path, port: int, data: Path, *, write_timeout_s: float | None = None
+) -> list[str]:
+    argv = [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(data), "-log-level", "warn"]
+    if write_timeout_s is not None:
+        argv += ["-write-timeout", f"{write_timeout_s}s"]
+    return argv
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    # a zombie has exited; only its parent has not reaped it yet
+    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def stop_group(pid: int, timeout_s: float = 20.0) -> None:
+    """SIGTERM the process group `pid` leads, SIGKILL it if still alive after `timeout_s`."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout_s
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def wait_until(
+    name: str,
+    pid: int,
+    probe: Callable[[], Awaitable[object]],
+    deadline: float,
+    log_tail: Callable[[str], str],
+) -> None:
+    """Retry `probe` until it answers; fail at once if the process died."""
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            raise InfraError(f"{name} exited during start-up; last log lines:\n{log_tail(name)}")
+        try:
+            await probe()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
+            last_error = exc
+            await asyncio.sleep(0.25)
+        else:
+            return
+    raise InfraError(
+        f"{name} not ready in time ({last_error!r}); last log lines:\n{log_tail(name)}"
+    )
+
+
+async def mongo_ping(url: str) -> None:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+    )
+    try:
+        await client.admin.command("ping")
+    finally:
+        await client.close()
