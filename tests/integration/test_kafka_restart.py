@@ -9,6 +9,7 @@ the meantime can take its port; the ledger's database is on the shared server.
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from infra.kafka import ensure_topics
 from shared._kit.topics import dlq_topic
 from tests.platform.harness import Ledger, entry
 from tests.platform.private_kafka import PrivateKafka
-from tests.support import Infra
+from tests.support import Infra, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +104,63 @@ async def test_broker_down_for_fifteen_seconds_under_load_loses_and_doubles_noth
         f"caught_up_after={caught_up - back:.1f}s published={len(published)} "
         f"distinct={len({e['id'] for e in published})}"
     )
+
+
+async def test_timers_due_while_the_broker_is_away_fire_once_it_is_back(
+    private_kafka: PrivateKafka, ledger_on_private_kafka: Ledger
+) -> None:
+    """Outages are waited out, however many claims they cost: only a handler that keeps
+    failing ends a timer (issue 8, point 12). Two attempts at most, and a 15 s outage."""
+    ledger = ledger_on_private_kafka
+    reminders = [
+        entry(n, f"acct-{n % 3}", 0).model_copy(
+            update={
+                "id": f"remind-{n}",
+                "type": "ledger.schedule_reminder",
+                "data": {"reminder_id": f"r{n}", "account": f"acct-{n % 3}", "due_in_s": 3},
+            }
+        )
+        for n in range(6)
+    ]
+    service = ledger.process(
+        LEDGER_HANDLER_MAX_ATTEMPTS="2", LEDGER_TIMER_INTERVAL_S="0.2", LEDGER_MONGODB_TIMEOUT_S="2"
+    )
+    await service.start()
+    try:
+        await service.wait_ready()
+        await ledger.send(reminders)
+
+        async def scheduled() -> bool:
+            docs = (await ledger.accounts()).values()
+            return sum(len(d["state"].get("reminders", [])) for d in docs) == 6
+
+        await eventually(scheduled, timeout_s=60, what="six reminders scheduled")
+        await private_kafka.stop()  # they fall due during the outage
+        await asyncio.sleep(OUTAGE_S)
+        restarting = datetime.now(UTC)
+        await private_kafka.start()
+
+        async def fired() -> bool:
+            docs = (await ledger.accounts()).values()
+            return sum(len(d["state"].get("fired", [])) for d in docs) == 6
+
+        await eventually(fired, timeout_s=120, what="every reminder fired")
+        published = await ledger.published(at_least=6)
+        assert await service.stop() == 0
+    finally:
+        await service.kill()
+
+    events = {e["event"] for e in service.events()}
+    fired_ids = sorted(r for d in (await ledger.accounts()).values() for r in d["state"]["fired"])
+    assert fired_ids == [f"r{n}" for n in range(6)]
+    assert "timer_failed" not in events
+    fired_at = [
+        datetime.fromisoformat(str(e["timestamp"]))
+        for e in service.events()
+        if e["event"] == "timer_fired"
+    ]
+    assert len(fired_at) == 6
+    assert min(fired_at) > restarting, "due during the outage, fired once the broker was back"
+    assert {
+        e["data"]["reminder_id"] for e in published if e["type"] == "ledger.reminder_fired"
+    } == {f"r{n}" for n in range(6)}
