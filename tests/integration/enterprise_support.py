@@ -8,7 +8,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent
+from shared._kit.topics import dlq_topic
 from tests.support import (
     EventTail,
     Infra,
@@ -16,7 +18,6 @@ from tests.support import (
     command,
     eventually,
     produce,
-    start_group_at_end,
 )
 
 BUTANONE = "78-93-3"
@@ -30,13 +31,20 @@ def _east(km: float) -> dict[str, float]:
 
 @dataclass
 class Enterprise:
-    """The service under test, its tail of enterprise.events and a way to send commands."""
+    """The service under test on topics of its own (`<prefix>.intake`, `<prefix>.events`),
+    its tail of those events and a way to send commands: no other test's (or stack's)
+    records reach it, and it reads none of theirs."""
 
     infra: Infra
     service: ServiceProcess
     tail: EventTail
     suffix: str
     database: str
+    prefix: str
+
+    @property
+    def intake(self) -> str:
+        return f"{self.prefix}.intake"
 
     def id(self, name: str) -> str:
         return f"{name}-{self.suffix}"
@@ -44,7 +52,7 @@ class Enterprise:
     async def send(self, *commands: CloudEvent) -> None:
         await produce(
             self.infra.kafka_bootstrap_servers,
-            "enterprise.intake",
+            self.intake,
             [(c.key, c.to_bytes()) for c in commands],
         )
 
@@ -141,25 +149,25 @@ async def enterprise(
     marker = request.node.get_closest_marker("service_env")
     extra_env: dict[str, str] = marker.args[0] if marker else {}
     suffix = unique_id("t")
-    group, database = f"enterprise-{suffix}", f"enterprise_{suffix}".replace("-", "_")
-    await start_group_at_end(
-        infra.kafka_bootstrap_servers, group, ["enterprise.intake", "enterprise.events"]
-    )
+    prefix, database = f"enterprise-{suffix}", f"enterprise_{suffix}".replace("-", "_")
+    topics = [f"{prefix}.intake", f"{prefix}.events"]
+    await ensure_topics(infra.kafka_bootstrap_servers, [*topics, *map(dlq_topic, topics)])
     service = ServiceProcess(
         "enterprise",
         {
             **infra.env(),
-            "ENTERPRISE_CONSUMER_GROUP": group,
+            "ENTERPRISE_TOPIC_PREFIX": prefix,
+            "ENTERPRISE_CONSUMER_GROUP": prefix,
             "ENTERPRISE_MONGODB_DATABASE": database,
             "ENTERPRISE_KAFKA_SESSION_TIMEOUT_MS": "6000",
             **extra_env,
         },
     )
-    async with EventTail(infra.kafka_bootstrap_servers, "enterprise.events") as tail:
+    async with EventTail(infra.kafka_bootstrap_servers, f"{prefix}.events") as tail:
         await service.start()
         try:
             await service.wait_ready()
-            yield Enterprise(infra, service, tail, suffix, database)
+            yield Enterprise(infra, service, tail, suffix, database, prefix)
         finally:
             await service.stop()
             await service.kill()

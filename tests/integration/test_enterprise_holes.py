@@ -40,7 +40,7 @@ async def test_numbers_that_are_not_finite_are_invalid_data_and_change_nothing(
     ]
     await produce_raw(
         ent.infra.kafka_bootstrap_servers,
-        "enterprise.intake",
+        ent.intake,
         [Raw(raw, ent.id("source").encode()) for raw in raws],
     )
 
