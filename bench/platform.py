@@ -95,7 +95,7 @@ async def platform_handler(bootstrap: str, url: str, events: int) -> float:
         {
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "MONGODB_URL": url,
-            "LEDGER_NAME": name,
+            "LEDGER_TOPIC_PREFIX": name,
             "LEDGER_MONGODB_DATABASE": database,
             "LEDGER_CONSUMER_GROUP": name,
         },

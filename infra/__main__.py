@@ -2,7 +2,8 @@
 
 `up` keeps Kafka's and FerretDB's data in the run folder, deleted by `down` (tests, CI);
 `up --persistent` and `stack` keep it in the data folder (`STATION_DATA_DIR`), which
-only `reset` deletes.
+only `reset` deletes. FerretDB stores its data in SQLite files or in a private
+PostgreSQL server: `STATION_FERRETDB_BACKEND=sqlite|postgresql`.
 """
 
 import argparse
@@ -15,7 +16,7 @@ from infra.servers import InfraError
 
 _KEPT = (
     "Kafka's topics, records, consumer offsets and cluster id ({0}/kafka) "
-    "and FerretDB's databases ({0}/ferretdb)"
+    "and FerretDB's databases ({0}/ferretdb: SQLite; {0}/postgresql: PostgreSQL)"
 )
 
 
@@ -23,8 +24,11 @@ def _print_endpoints(ep: Endpoints) -> None:
     print(
         f"kafka     {ep.kafka_bootstrap_servers}   (KRaft, single node; logs in {run_dir()}/kafka)"
     )
-    print(f"mongodb   {ep.mongodb_url}   (FerretDB v1.24, SQLite; logs in {run_dir()}/ferretdb)")
     found = current()
+    store = "SQLite"
+    if found is not None and found.backend == "postgresql":
+        store = f"PostgreSQL on 127.0.0.1:{found.postgresql_port}"
+    print(f"mongodb   {ep.mongodb_url}   (FerretDB v1.24, {store}; logs in {run_dir()}/ferretdb)")
     if found is not None and found.data is not None:
         kind = "kept, deleted by `reset`" if found.persistent else "throwaway, deleted by `down`"
         print(f"data      {found.data}   ({kind})")

@@ -121,10 +121,39 @@ _PATCHES = (
         'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")',
         count=2,
     ),
+    # Its SQLite backend creates the `_id` index on `_ferretdb_sjson->"_id"` but filters
+    # and updates by `_ferretdb_sjson->'$._id'`: the same value, another expression, so
+    # SQLite never uses the index and every query and every update by `_id` reads the
+    # whole collection (measured: 45 updates/s on 5,000 documents, 20 ms each; `EXPLAIN
+    # QUERY PLAN` says SCAN). `->'_id'` is the index's own expression: SEARCH … USING INDEX.
+    _Patch(
+        "internal/backends/sqlite/metadata/metadata.go",
+        "IDColumn = DefaultColumn + \"->'$._id'\"",
+        "IDColumn = DefaultColumn + \"->'_id'\"",
+    ),
+    # Its PostgreSQL backend turns `{_id: "x"}` into `_jsonb->'_id' @> '"x"'`, which the
+    # btree index on `(_jsonb->'_id')` cannot serve (a sequential scan per query). For a
+    # string or ObjectId `_id` (never an array), `=` matches the same rows and uses it.
+    _Patch(
+        "internal/backends/postgresql/query.go",
+        "\t\t// don't change the default eq query\n"
+        "\t\tfilter = fmt.Sprintf(sql, metadata.DefaultColumn, operator, p.Next(), p.Next())\n"
+        "\t\targs = append(args, k, string(must.NotFail(sjson.MarshalSingleValue(v))))\n",
+        "\t\t// patched: `_jsonb->'_id' = …` uses the _id index\n"
+        '\t\tif _, isTime := v.(time.Time); k == "_id" && !isTime {\n'
+        "\t\t\tfilter = fmt.Sprintf(`%s = %s`, metadata.IDColumn, p.Next())\n"
+        "\t\t\targs = append(args, string(must.NotFail(sjson.MarshalSingleValue(v))))\n"
+        "\t\t\tbreak\n"
+        "\t\t}\n\n"
+        "\t\t// don't change the default eq query\n"
+        "\t\tfilter = fmt.Sprintf(sql, metadata.DefaultColumn, operator, p.Next(), p.Next())\n"
+        "\t\targs = append(args, k, string(must.NotFail(sjson.MarshalSingleValue(v))))\n",
+    ),
     # `update` closes each statement's query (an open SQLite read, one pooled connection)
     # only when the whole command ends, and writes on another pooled connection; the pool
     # holds 100 per database, so the 100th single-document statement waits for ever for a
-    # connection, and the database stays wedged (README, "FerretDB hangs"). Closing each
+    # connection, and the database stays wedged (README, "FerretDB hangs"; on PostgreSQL
+    # the pool holds 50 for all databases: the 50th wedges them all). Closing each
     # statement's query once the statement is done releases its connection at once.
     _Patch(
         "internal/handler/msg_update.go",

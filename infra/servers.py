@@ -127,9 +127,21 @@ def kafka_argv(libs: Path, server: Path, log4j: Path) -> list[str]:
 
 
 def ferretdb_argv(
-    binary: Path, port: int, data: Path, *, write_timeout_s: float | None = None
+    binary: Path,
+    port: int,
+    data: Path | None,
+    *,
+    write_timeout_s: float | None = None,
+    postgresql_url: str | None = None,
 ) -> list[str]:
-    argv = [str(binary), "-listen", f"127.0.0.1:{port}", "-data", str(data), "-log-level", "warn"]
+    """FerretDB on its SQLite backend in `data`, or on PostgreSQL at `postgresql_url`."""
+    argv = [str(binary), "-listen", f"127.0.0.1:{port}", "-log-level", "warn"]
+    if postgresql_url is not None:
+        argv += ["-handler", "postgresql", "-postgresql-url", postgresql_url]
+    elif data is not None:
+        argv += ["-handler", "sqlite", "-data", str(data)]
+    else:
+        raise InfraError("FerretDB needs a data folder (SQLite) or a PostgreSQL URL")
     if write_timeout_s is not None:
         argv += ["-write-timeout", f"{write_timeout_s}s"]
     return argv
@@ -157,10 +169,11 @@ def port_free(port: int) -> bool:
     return True
 
 
-def stop_group(pid: int, timeout_s: float = 20.0) -> None:
-    """SIGTERM the process group `pid` leads, SIGKILL it if still alive after `timeout_s`."""
+def stop_group(pid: int, timeout_s: float = 20.0, signum: int = signal.SIGTERM) -> None:
+    """`signum` (SIGTERM) to the process group `pid` leads, SIGKILL if still alive after
+    `timeout_s`. PostgreSQL takes SIGINT: its SIGTERM waits for every client to leave."""
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.killpg(pid, signum)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout_s

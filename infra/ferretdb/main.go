@@ -1,5 +1,6 @@
-// Command ferretdb-embedded runs FerretDB v1.24 (MongoDB wire protocol, SQLite
-// backend) on a loopback address. FerretDB's own cmd/ferretdb panics when built
+// Command ferretdb-embedded runs FerretDB v1.24 (MongoDB wire protocol) on a loopback
+// address, on its SQLite backend (a folder of database files) or its PostgreSQL backend
+// (a PostgreSQL server the caller runs). FerretDB's own cmd/ferretdb panics when built
 // from the module (it needs a version.txt the module lacks), so it is embedded.
 package main
 
@@ -20,27 +21,47 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "", "folder for the SQLite databases (created if missing)")
+	handler := flag.String("handler", "sqlite", "FerretDB's backend: sqlite or postgresql")
+	dataDir := flag.String("data", "", "sqlite: folder for the SQLite databases (created if missing)")
+	postgresqlURL := flag.String("postgresql-url", "",
+		"postgresql: the server's URL, e.g. postgres://user@127.0.0.1:5432/postgres")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	writeTimeout := flag.Duration("write-timeout", 30*time.Second,
 		"longest a write command may wait for its database's lock and FerretDB's answer")
 	flag.Parse()
 
-	if *dataDir == "" {
-		fmt.Fprintln(os.Stderr, "ferretdb-embedded: -data is required")
-		os.Exit(2)
-	}
 	if *writeTimeout <= 0 {
 		fmt.Fprintln(os.Stderr, "ferretdb-embedded: -write-timeout must be positive")
 		os.Exit(2)
 	}
-	dir, err := filepath.Abs(*dataDir)
-	if err == nil {
-		err = os.MkdirAll(dir, 0o755)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ferretdb-embedded: data folder: %v\n", err)
-		os.Exit(1)
+	config := ferretdb.Config{Handler: *handler}
+	var where string
+	switch *handler {
+	case "sqlite":
+		if *dataDir == "" {
+			fmt.Fprintln(os.Stderr, "ferretdb-embedded: -data is required with -handler sqlite")
+			os.Exit(2)
+		}
+		dir, err := filepath.Abs(*dataDir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ferretdb-embedded: data folder: %v\n", err)
+			os.Exit(1)
+		}
+		config.SQLiteURL = "file:" + dir + "/"
+		where = "data in " + dir
+	case "postgresql":
+		if *postgresqlURL == "" {
+			fmt.Fprintln(os.Stderr, "ferretdb-embedded: -postgresql-url is required with -handler postgresql")
+			os.Exit(2)
+		}
+		config.PostgreSQLURL = *postgresqlURL
+		where = "data in PostgreSQL at " + *postgresqlURL
+	default:
+		fmt.Fprintf(os.Stderr, "ferretdb-embedded: -handler %q: want sqlite or postgresql\n", *handler)
+		os.Exit(2)
 	}
 
 	var level slog.Level
@@ -67,12 +88,9 @@ func main() {
 		os.Exit(1)
 	}
 
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{Unix: socket},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-		Logger:    logger,
-	})
+	config.Listener = ferretdb.ListenerConfig{Unix: socket}
+	config.Logger = logger
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-embedded: %v\n", err)
 		_ = os.RemoveAll(socketDir)
@@ -93,8 +111,8 @@ func main() {
 		}
 	}()
 
-	fmt.Fprintf(os.Stderr, "ferretdb-embedded: listening on %s (FerretDB itself on %s), data in %s\n",
-		*listen, socket, dir)
+	fmt.Fprintf(os.Stderr, "ferretdb-embedded: listening on %s (FerretDB itself on %s, %s backend), %s\n",
+		*listen, socket, *handler, where)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-embedded: %v\n", err)
 		_ = os.RemoveAll(socketDir)
