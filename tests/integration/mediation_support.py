@@ -1,0 +1,218 @@
+"""Driving the mediation service as a process: its commands, outreach's disputes, its /stats.
+
+Each test module makes its own fixture from `running_mediation` (its own consumer group,
+started at the end of the shared topics, and its own database, dropped afterwards).
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from shared._kit.envelope import CloudEvent
+from tests.support import (
+    EventTail,
+    Infra,
+    ServiceProcess,
+    command,
+    eventually,
+    produce,
+    start_group_at_end,
+)
+
+TOPICS = ["mediation.intake", "mediation.events", "outreach.events"]
+LEI_PARTIES = [
+    {"name": "Ms. Lei", "role": "applicant", "phone": "13900000001"},
+    {"name": "Chen", "role": "respondent", "phone": "13900000002"},
+    {"name": "Ye", "role": "third_party"},
+]
+
+
+@dataclass
+class Mediation:
+    """The service under test, its tail of mediation.events and a way to send commands."""
+
+    infra: Infra
+    service: ServiceProcess
+    tail: EventTail
+    suffix: str
+    database: str
+
+    def id(self, name: str) -> str:
+        return f"{name}-{self.suffix}"
+
+    def case_id(self, dispute: str) -> str:
+        return f"case-{self.id(dispute)}"
+
+    async def send(self, *commands: CloudEvent) -> None:
+        await produce(
+            self.infra.kafka_bootstrap_servers,
+            "mediation.intake",
+            [(c.key, c.to_bytes()) for c in commands],
+        )
+
+    def register(
+        self,
+        name: str,
+        kind: str,
+        specialties: list[str],
+        *,
+        blocks: list[str] | None = None,
+        max_active_cases: int = 5,
+    ) -> CloudEvent:
+        mid = self.id(name)
+        return command(
+            "mediation.register_mediator",
+            mid,
+            {
+                "mediator_id": mid,
+                "name": name,
+                "kind": kind,
+                "specialties": specialties,
+                "blocks": blocks or [],
+                "phone": "13800000001",
+                "max_active_cases": max_active_cases,
+            },
+        )
+
+    def report(
+        self,
+        name: str,
+        category: str = "construction_payment",
+        *,
+        urgency: str = "normal",
+        block: str | None = "block-03",
+    ) -> CloudEvent:
+        did = self.id(name)
+        return command(
+            "mediation.report_dispute",
+            did,
+            {
+                "dispute_id": did,
+                "source": "walk_in",
+                "category": category,
+                "parties": LEI_PARTIES,
+                "description": "renovation stuck over the worker's pay; the door taken out",
+                "block": block,
+                "urgency": urgency,
+            },
+        )
+
+    def session(
+        self,
+        case_id: str,
+        mediator: str,
+        outcome: str,
+        terms: list[dict[str, str]] | None = None,
+    ) -> CloudEvent:
+        data: dict[str, object] = {
+            "case_id": case_id,
+            "mediator_id": self.id(mediator),
+            "held_at": "2026-11-28T10:00:00+08:00",
+            "outcome": outcome,
+        }
+        if terms is not None:
+            data["terms"] = terms
+        return command("mediation.record_session", case_id, data)
+
+    def check(self, case_id: str, index: int, fulfilled: bool = True) -> CloudEvent:
+        return command(
+            "mediation.check_obligation",
+            case_id,
+            {
+                "case_id": case_id,
+                "term_index": index,
+                "fulfilled": fulfilled,
+                "checked_at": "2026-12-20T09:00:00+08:00",
+            },
+        )
+
+    async def visit_found_dispute(self, visit: str, *, on_site: bool) -> str:
+        """Publish `outreach.dispute_detected` as the outreach service would; the visit id."""
+        vid = self.id(visit)
+        event = CloudEvent(
+            id=uuid.uuid4().hex,
+            source="/services/outreach",
+            type="outreach.dispute_detected",
+            subject=vid,
+            time=datetime.now(UTC),
+            data={
+                "visit_id": vid,
+                "household_id": self.id("household-wu"),
+                "block": "block-07",
+                "category": "family",
+                "parties": [{"name": "Mr. Wu", "role": "husband"}, {"name": "Mrs. Wu"}],
+                "description": "a couple quarrelling",
+                "resolved_on_site": on_site,
+                "found_by": self.id("officer"),
+            },
+        )
+        await produce(
+            self.infra.kafka_bootstrap_servers, "outreach.events", [(event.key, event.to_bytes())]
+        )
+        return vid
+
+    async def stats(self) -> dict[str, Any]:
+        async with httpx.AsyncClient() as http:
+            return dict((await http.get(f"http://127.0.0.1:{self.service.port}/stats")).json())
+
+    async def stats_once(self, **expected: object) -> dict[str, Any]:
+        """/stats once the service has caught up with its own facts (it reacts to them)."""
+        latest: dict[str, Any] = {}
+
+        async def caught_up() -> bool:
+            nonlocal latest
+            latest = await self.stats()
+            return all(latest.get(key) == value for key, value in expected.items())
+
+        await eventually(caught_up, timeout_s=30, what=f"/stats with {expected}")
+        return latest
+
+    async def load_of(self, name: str) -> dict[str, int]:
+        """A mediator's active cases and maximum, from /stats."""
+        load: dict[str, int] = (await self.stats())["mediator_load"][self.id(name)]
+        return load
+
+    async def documents(self, collection: str) -> list[dict[str, Any]]:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.infra.mongodb_url)
+        try:
+            return [doc async for doc in client[self.database][collection].find()]
+        finally:
+            await client.close()
+
+
+@asynccontextmanager
+async def running_mediation(
+    infra: Infra, suffix: str, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[Mediation]:
+    """The mediation service as a process with its own group and database."""
+    group, database = f"mediation-{suffix}", f"mediation_{suffix}".replace("-", "_")
+    await start_group_at_end(infra.kafka_bootstrap_servers, group, TOPICS)
+    service = ServiceProcess(
+        "mediation",
+        {
+            **infra.env(),
+            "MEDIATION_CONSUMER_GROUP": group,
+            "MEDIATION_MONGODB_DATABASE": database,
+            "MEDIATION_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            **(extra_env or {}),
+        },
+    )
+    try:
+        async with EventTail(infra.kafka_bootstrap_servers, "mediation.events") as tail:
+            await service.start()
+            try:
+                await service.wait_ready()
+                yield Mediation(infra, service, tail, suffix, database)
+            finally:
+                await service.stop()
+                await service.kill()
+    finally:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url)
+        await client.drop_database(database)
+        await client.close()
