@@ -1,11 +1,73 @@
-"""Wiring of the notifier service (its handlers come with its issue)."""
+"""Wiring of the notifier service: its stores, channels, handlers and figures.
 
+`wiring(channels)` builds the wire function; the service runs with the real channels
+(`channels_from`), rule tests with in-memory ones.
+"""
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+
+from services.notifier import messages
+from services.notifier.channels import Sender, channels_from
+from services.notifier.delivery import Delivery, DeliveryRules
+from services.notifier.directory import Directory
+from services.notifier.domain import RetryPolicy
+from services.notifier.handlers import NotifierHandlers
+from services.notifier.messages import Channel
 from services.notifier.settings import NotifierSettings
+from services.notifier.store import NotifierStore
 from shared import Runtime, Service
 
-
-def wire(runtime: Runtime[NotifierSettings]) -> None:
-    """Nothing to wire yet: the service publishes on its events topic only."""
+Channels = Callable[[NotifierSettings], Mapping[Channel, Sender]]
 
 
-SERVICE = Service("notifier", NotifierSettings, wire)
+def delivery_rules(settings: NotifierSettings) -> DeliveryRules:
+    return DeliveryRules(
+        channels=tuple(settings.channels),
+        policy=RetryPolicy(
+            max_attempts=settings.max_attempts,
+            initial=timedelta(seconds=settings.retry_initial_s),
+            cap=timedelta(seconds=settings.retry_max_s),
+        ),
+        quiet_start=settings.quiet_hours_start,
+        quiet_end=settings.quiet_hours_end,
+        quiet_kinds=frozenset(settings.quiet_kinds),
+        zone=settings.zone,
+        default_language=settings.default_language,
+        languages=dict(settings.languages),
+        signature_zh=settings.signature_zh,
+        signature_en=settings.signature_en,
+    )
+
+
+def wiring(channels: Channels = channels_from) -> Callable[[Runtime[NotifierSettings]], None]:
+    """The wire function, with the channels `channels` makes from the settings."""
+
+    def wire(runtime: Runtime[NotifierSettings]) -> None:
+        settings = runtime.settings
+        store = NotifierStore.on(runtime)
+        delivery = Delivery(store, channels(settings), delivery_rules(settings))
+        directory = Directory(store)
+        tell = NotifierHandlers(delivery, directory, settings.desks())
+        runtime.handle(
+            directory.enterprise_registered,
+            directory.volunteer_registered,
+            directory.mediator_registered,
+            tell.over_capacity_detected,
+            tell.redistribution_proposed,
+            tell.redistribution_escalated,
+            tell.mediator_assigned,
+            tell.session_overdue,
+            tell.case_escalated,
+            tell.visit_assigned,
+            tell.coverage_gap_detected,
+            tell.home_service_scheduled,
+            delivery.delivery_due,
+        )
+        runtime.report(store.stats)
+
+    return wire
+
+
+wire = wiring()
+SERVICE = Service("notifier", NotifierSettings, wire, contract=messages)
