@@ -1,8 +1,9 @@
 """The whole stack with its logs: Docker Compose where an engine answers, else local processes.
 
 Locally: Kafka and FerretDB (started here unless already up, with their data kept in
-the data folder, see infra/local.py), then the four services as child processes whose
-log lines are interleaved on stdout. A service that dies is restarted with a backoff
+the data folder, see infra/local.py), the development SMS gateway and mail sink
+(infra/dev_sinks.py, unless STATION_DEV_SINKS=0), then the four services as child
+processes whose log lines are interleaved on stdout. A service that dies is restarted with a backoff
 (infra/supervise.py) while the others keep running. Ctrl-C or SIGTERM stops the
 services, then the infrastructure this command started, leaving no process behind.
 """
@@ -27,6 +28,8 @@ from infra.supervise import Supervised
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 DEFAULT_PORTS = {"mediation": 8101, "enterprise": 8102, "outreach": 8103, "notifier": 8104}
 ROOT = Path(__file__).resolve().parent.parent
+DEV_SINKS = "dev-sinks"
+SMS_PORT, SMTP_PORT = 8110, 8025  # the notifier's default gateway and SMTP ports
 STOP_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 60.0
 
@@ -53,8 +56,13 @@ def _port(name: str) -> int:
 
 
 def _ready(name: str) -> bool:
+    url = (
+        f"http://127.0.0.1:{SMS_PORT}/healthz"
+        if name == DEV_SINKS
+        else f"http://127.0.0.1:{_port(name)}/readyz"
+    )
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{_port(name)}/readyz", timeout=2) as rsp:
+        with urllib.request.urlopen(url, timeout=2) as rsp:  # noqa: S310 - http on loopback
             return bool(rsp.status == 200)
     except OSError:
         return False
@@ -80,6 +88,12 @@ async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
             await proc.wait()
 
 
+def _argv(name: str) -> list[str]:
+    if name == DEV_SINKS:
+        return ["infra.dev_sinks", "--sms-port", str(SMS_PORT), "--smtp-port", str(SMTP_PORT)]
+    return [f"services.{name}"]
+
+
 def _starter(
     name: str, env: dict[str, str], pumps: list["asyncio.Task[None]"]
 ) -> Callable[[], Awaitable[asyncio.subprocess.Process]]:
@@ -87,7 +101,7 @@ def _starter(
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            f"services.{name}",
+            *_argv(name),
             cwd=ROOT,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -144,7 +158,8 @@ async def _local_stack(ep: Endpoints) -> int:
         if found is not None:
             _emit("stack_data", dir=str(found.data), persistent=found.persistent)
         env = {**os.environ, **ep.env(), "LOG_FORMAT": os.environ.get("LOG_FORMAT", "auto")}
-        for name in SERVICES:
+        sinks = (DEV_SINKS,) if os.environ.get("STATION_DEV_SINKS", "1") != "0" else ()
+        for name in (*sinks, *SERVICES):
             supervised[name] = Supervised(
                 name, _starter(name, env, pumps), partial(asyncio.to_thread, _ready, name), _emit
             )
@@ -163,6 +178,16 @@ async def _local_stack(ep: Endpoints) -> int:
             kafka=ep.kafka_bootstrap_servers,
             mongodb=ep.mongodb_url,
             services={n: f"http://127.0.0.1:{_port(n)}" for n in SERVICES},
+            **(
+                {
+                    "dev_sinks": {
+                        "sms": f"http://127.0.0.1:{SMS_PORT}/sms",
+                        "smtp": f"127.0.0.1:{SMTP_PORT}",
+                    }
+                }
+                if sinks
+                else {}
+            ),
             pids={
                 **{n: s.proc.pid for n, s in supervised.items() if s.proc is not None},
                 **{k: v for k, v in running().items() if v},

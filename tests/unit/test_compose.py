@@ -24,7 +24,7 @@ def compose() -> dict[str, Any]:
 
 def test_every_long_running_container_has_a_healthcheck(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "mongo", *ONE_SHOT_JOBS, *APP_SERVICES}
+    assert set(services) == {"kafka", "mongo", "dev-sinks", *ONE_SHOT_JOBS, *APP_SERVICES}
     for name, service in services.items():
         if name in ONE_SHOT_JOBS:
             assert service["restart"] == "no"
@@ -143,3 +143,16 @@ def test_compose_config_is_valid_and_refuses_missing_secrets(tmp_path: Path) -> 
     assert valid.returncode == 0, valid.stderr
     assert missing.returncode != 0
     assert "MONGO_ROOT_PASSWORD" in missing.stderr
+
+
+def test_the_notifier_reaches_the_development_sinks_unless_told_otherwise(
+    compose: dict[str, Any],
+) -> None:
+    environment = compose["services"]["notifier"]["environment"]
+
+    assert (
+        environment["NOTIFIER_SMS_GATEWAY_URL"]
+        == "${NOTIFIER_SMS_GATEWAY_URL:-http://dev-sinks:8110/sms}"
+    )
+    assert environment["NOTIFIER_SMTP_HOST"] == "${NOTIFIER_SMTP_HOST:-dev-sinks}"
+    assert "8110:8110" in compose["services"]["dev-sinks"]["ports"]
