@@ -99,10 +99,11 @@ async def candidate_query(url: str, enterprises: int, demands: int, runs: int = 
         for i in range(0, len(docs), 1000):
             await db.enterprises.insert_many(docs[i : i + 1000])
         clock = SystemClock()
-        store = EnterpriseStore(
+        store = EnterpriseStore.of(
             AggregateStore(db["enterprises"], EnterpriseState, clock=clock),
             AggregateStore(db["alerts"], AlertState, clock=clock),
             AggregateStore(db["transfers"], TransferState, clock=clock),
+            now=clock.now,
         )
         latencies = []
         started = time.perf_counter()

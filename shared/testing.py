@@ -20,13 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from shared._kit.clock import ManualClock
-from shared._kit.context import Applied
 from shared._kit.envelope import CloudEvent
 from shared._kit.memory import MemoryCollection, MemoryDatabase
 from shared._kit.messages import Command, CommandRejected, Fact, Message, State
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import REJECTED, Pipeline
-from shared._kit.publishing import mark_all_published
 from shared._kit.runtime import Runtime
 from shared._kit.server import Service
 from shared._kit.settings import ServiceSettings
@@ -84,10 +82,6 @@ class _MemoryOutlet:
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
         self.published += [(topic, e) for e in events]
-
-    async def publish_applied(self, topic: str, applied: Sequence[Applied[Any]]) -> None:
-        await self.publish(topic, [e for one in applied for e in one.events])
-        await mark_all_published(applied)
 
 
 class Scenario(Generic[S]):
@@ -193,6 +187,11 @@ class Scenario(Generic[S]):
                 if out_topic in self.runtime.routes:
                     queue.append((out_topic, out))
         return outcome
+
+    @property
+    def published(self) -> list[CloudEvent]:
+        """Every event published so far, in order (`when`, `advance`, or a consumer's batch)."""
+        return [e for _, e in self._outlet.published]
 
     async def state(self, collection: str, aggregate_id: str, state_type: type[T]) -> T | None:
         """An aggregate's stored state, read as `state_type`."""

@@ -11,7 +11,7 @@ from shared import Runtime, Service
 
 
 def wire(runtime: Runtime[EnterpriseSettings]) -> None:
-    store = EnterpriseStore.on(runtime)
+    store = EnterpriseStore.on(runtime, market_refresh_s=runtime.settings.market_refresh_s)
     deadline = timedelta(seconds=runtime.settings.response_deadline_s)
     commands = EnterpriseHandlers(store)
     flow = Redistribution(store, runtime.settings.max_distance_km, deadline)

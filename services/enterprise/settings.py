@@ -15,3 +15,6 @@ class EnterpriseSettings(ServiceSettings):
     max_distance_km: float = Field(default=50.0, gt=0)
     # a proposed transfer not answered within this is declined as expired (default 24 h)
     response_deadline_s: float = Field(default=24 * 3600, gt=0)
+    # how often the in-memory market of a chemical is rebuilt from the store, to see the
+    # changes other replicas stored (this process's own are seen at once)
+    market_refresh_s: float = Field(default=60.0, gt=0)

@@ -1,29 +1,15 @@
 """The enterprise collections: enterprises, alerts and transfers, each an aggregate store."""
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from services.enterprise.matcher import Candidate, Location, room_kg, unmet_demand_kg
+from services.enterprise.market import Market
+from services.enterprise.matcher import Candidate
 from services.enterprise.state import AlertState, EnterpriseState, TransferState
 from shared import AggregateStore, Runtime
-
-
-def as_candidate(state: EnterpriseState, cas: str) -> Candidate:
-    """An enterprise as the matcher sees it for one chemical."""
-    promised = state.promised_kg(cas)
-    return Candidate(
-        enterprise_id=state.enterprise_id,
-        name=state.name,
-        location=Location(state.location.lat, state.location.lon),
-        licences=frozenset(state.licences),
-        room_kg=room_kg(
-            capacity_kg=state.storage.get(cas, 0.0),
-            stock_kg=state.stock.get(cas, 0.0),
-            promised_kg=promised,
-        ),
-        unmet_demand_kg=unmet_demand_kg(demand_kg=state.demand.get(cas, 0.0), promised_kg=promised),
-    )
 
 
 @dataclass(frozen=True)
@@ -31,19 +17,34 @@ class EnterpriseStore:
     enterprises: AggregateStore[EnterpriseState]
     alerts: AggregateStore[AlertState]
     transfers: AggregateStore[TransferState]
+    market: Market
 
     @classmethod
-    def on(cls, runtime: Runtime[Any]) -> "EnterpriseStore":
-        return cls(
+    def on(cls, runtime: Runtime[Any], *, market_refresh_s: float) -> "EnterpriseStore":
+        return cls.of(
             runtime.store("enterprises", EnterpriseState),
             runtime.store("alerts", AlertState),
             runtime.store("transfers", TransferState),
+            now=runtime.clock.now,
+            market_refresh_s=market_refresh_s,
         )
+
+    @classmethod
+    def of(
+        cls,
+        enterprises: AggregateStore[EnterpriseState],
+        alerts: AggregateStore[AlertState],
+        transfers: AggregateStore[TransferState],
+        *,
+        now: Callable[[], datetime],
+        market_refresh_s: float = 60.0,
+    ) -> "EnterpriseStore":
+        market = Market(enterprises, now=now, refresh_s=market_refresh_s)
+        return cls(enterprises, alerts, transfers, market)
 
     async def candidates(self, cas: str) -> list[Candidate]:
         """Every enterprise with a declared demand for `cas`, as the matcher sees it now."""
-        found = await self.enterprises.find({f"state.demand.{cas}": {"$gt": 0}})
-        return [as_candidate(state, cas) for state in found]
+        return await self.market.candidates(cas)
 
     async def stats(self) -> dict[str, Any]:
         """The figures the station reports for hazardous chemicals."""

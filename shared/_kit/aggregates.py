@@ -6,12 +6,13 @@ is one compare-and-set on `version`, so the state change, the inbox mark and the
 entries land together or not at all, on FerretDB (no transactions) as on MongoDB.
 """
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -19,6 +20,7 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.envelope import CloudEvent
 from shared._kit.messages import Fact, State
+from shared._kit.unit import Conflict, Staged, Unit
 
 Document = dict[str, Any]
 S = TypeVar("S", bound=State)
@@ -27,6 +29,7 @@ S = TypeVar("S", bound=State)
 # dropped if finished (one query per that many writes); a longer inbox makes every write
 # of a busy aggregate slower (measured on FerretDB: ~0.1 ms per entry).
 DEFAULT_INBOX_SIZE = 200
+DEFAULT_CACHE_SIZE = 20_000
 # documents per bulk command: FerretDB v1.24 (SQLite) never answers one `update` command
 # of 100 or more statements and wedges that database (README); bulk writes here are an
 # `insert` of many documents or one `update` statement over `$in` ids, and stay well
@@ -68,7 +71,12 @@ Decide = Callable[[S | None], Change[S] | None]
 
 
 class AggregateStore(Generic[S]):
-    """One collection of aggregates of one state type, with inbox and outbox."""
+    """One collection of aggregates of one state type, with inbox and outbox.
+
+    Documents read or written recently are kept in memory (at most `cache_size`): the
+    compare-and-set on `version` stays the only authority, so a stale copy only costs a
+    failed write and a fresh read.
+    """
 
     def __init__(
         self,
@@ -78,12 +86,16 @@ class AggregateStore(Generic[S]):
         clock: Clock,
         finished: FinishedKeys | None = None,
         inbox_size: int = DEFAULT_INBOX_SIZE,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.collection = collection
         self.state_type = state_type
         self.clock = clock
         self.finished = finished
         self.inbox_size = inbox_size
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Document] = OrderedDict()
+        self._watchers: list[Callable[[str, S], None]] = []
 
     @property
     def name(self) -> str:
@@ -95,9 +107,44 @@ class AggregateStore(Generic[S]):
     def _state(self, doc: Document) -> S:
         return self.state_type.model_validate(doc["state"])
 
-    async def load(self, aggregate_id: str) -> S | None:
-        """The aggregate's state, or None if it does not exist."""
+    def _remember(self, doc: Document) -> None:
+        self._cache[doc["_id"]] = doc
+        self._cache.move_to_end(doc["_id"])
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def watch(self, watcher: Callable[[str, S], None]) -> None:
+        """Call `watcher(aggregate_id, state)` after each change this process stores: the
+        way to keep an in-memory view of the aggregates (a read model) up to date."""
+        self._watchers.append(watcher)
+
+    def _stored(self, doc: Document) -> None:
+        self._remember(doc)
+        if self._watchers:
+            state = self._state(doc)
+            for watcher in self._watchers:
+                watcher(str(doc["_id"]), state)
+
+    def forget(self, aggregate_id: str) -> None:
+        self._cache.pop(aggregate_id, None)
+
+    async def _read(self, aggregate_id: str) -> Document | None:
+        cached = self._cache.get(aggregate_id)
+        if cached is not None:
+            return cached
         doc = await self.collection.find_one({"_id": aggregate_id})
+        if doc is not None:
+            self._remember(doc)
+        return doc
+
+    async def load(self, aggregate_id: str, ctx: Context | None = None) -> S | None:
+        """The aggregate's state, or None if it does not exist (as staged in `ctx`'s unit)."""
+        staged = ctx.unit.get(self, aggregate_id) if ctx is not None and ctx.unit else None
+        doc = (
+            staged.doc
+            if staged is not None
+            else await self.collection.find_one({"_id": aggregate_id})
+        )
         return None if doc is None else self._state(doc)
 
     async def find(self, query: Mapping[str, Any]) -> list[S]:
@@ -113,31 +160,74 @@ class AggregateStore(Generic[S]):
         A key already in the inbox changes nothing; its events still unsent are returned so
         they are published again. `decide` may raise `Rejected` (nothing is written) or
         return None (nothing to do, nothing written). The result is also collected in `ctx`.
+        Within a unit of work (`ctx.unit`) the change is staged and written with the unit.
         """
-        applied = await self._apply(aggregate_id, ctx, decide)
+        if ctx.unit is not None:
+            applied = await self._stage(aggregate_id, ctx, ctx.unit, decide)
+        else:
+            applied = await self._apply_now(aggregate_id, ctx, decide)
         ctx.applied.append(applied)
         return applied
 
-    async def _apply(self, aggregate_id: str, ctx: Context, decide: Decide[S]) -> Applied[S]:
+    async def _apply_now(self, aggregate_id: str, ctx: Context, decide: Decide[S]) -> Applied[S]:
         while True:
-            doc = await self.collection.find_one({"_id": aggregate_id})
-            if doc is not None and any(_entry_key(e) == ctx.key for e in doc["inbox"]):
-                pending = [
-                    CloudEvent.model_validate_json(entry["event"])
-                    for entry in doc["outbox"]
-                    if entry["cause"] == ctx.key
-                ]
-                return Applied(
-                    self, aggregate_id, pending, duplicate=True, state=self._state(doc), stored=doc
-                )
-            current = None if doc is None else self._state(doc)
-            change = decide(current)
-            if change is None:
-                return Applied(self, aggregate_id, state=current)
-            events = self._envelopes(aggregate_id, ctx, change.facts)
-            stored = await self._write(aggregate_id, doc, ctx, change.state, events)
+            doc = await self._read(aggregate_id)
+            applied, new = await self._decide(aggregate_id, doc, ctx, decide)
+            if new is None:
+                return applied
+            stored = await self._write(aggregate_id, doc, new)
             if stored is not None:
-                return Applied(self, aggregate_id, events, state=change.state, stored=stored)
+                applied.stored = stored
+                return applied
+            self.forget(aggregate_id)
+
+    async def _stage(
+        self, aggregate_id: str, ctx: Context, unit: Unit, decide: Decide[S]
+    ) -> Applied[S]:
+        staged = unit.get(self, aggregate_id)
+        if staged is None:
+            staged = unit.stage(self, aggregate_id, await self._read(aggregate_id))
+        applied, new = await self._decide(aggregate_id, staged.doc, ctx, decide)
+        if new is not None:
+            staged.doc, staged.changed = new, True
+            staged.applied.append(applied)
+        return applied
+
+    async def _decide(
+        self, aggregate_id: str, doc: Document | None, ctx: Context, decide: Decide[S]
+    ) -> tuple[Applied[S], Document | None]:
+        """The result of `decide` on `doc`, and the document to store (None: nothing to)."""
+        if doc is not None and any(_entry_key(e) == ctx.key for e in doc["inbox"]):
+            pending = [
+                CloudEvent.model_validate_json(entry["event"])
+                for entry in doc["outbox"]
+                if entry["cause"] == ctx.key
+            ]
+            state = self._state(doc)
+            return Applied(
+                self, aggregate_id, pending, duplicate=True, state=state, stored=doc
+            ), None
+        current = None if doc is None else self._state(doc)
+        change = decide(current)
+        if change is None:
+            return Applied(self, aggregate_id, state=current, stored=doc), None
+        events = self._envelopes(aggregate_id, ctx, change.facts)
+        now = self.clock.now()
+        entries = [
+            {"id": e.id, "cause": ctx.key, "event": e.model_dump_json(exclude_none=True)}
+            for e in events
+        ]
+        mark = {"k": ctx.key, "r": ctx.root, "t": now}
+        outbox = [*(doc["outbox"] if doc else []), *entries]
+        new = {
+            "_id": aggregate_id,
+            "version": doc["version"] if doc else 0,
+            "state": change.state.model_dump(mode="json"),
+            "inbox": await self._trimmed([*(doc["inbox"] if doc else []), mark], now),
+            "outbox": outbox,
+            "outbox_since": (_oldest(doc, now) if doc else now) if outbox else None,
+        }
+        return Applied(self, aggregate_id, events, state=change.state, stored=new), new
 
     def _envelopes(
         self, aggregate_id: str, ctx: Context, facts: Sequence[Fact]
@@ -152,48 +242,57 @@ class AggregateStore(Generic[S]):
         return events
 
     async def _write(
-        self,
-        aggregate_id: str,
-        doc: Document | None,
-        ctx: Context,
-        state: S,
-        events: Sequence[CloudEvent],
+        self, aggregate_id: str, doc: Document | None, new: Document
     ) -> Document | None:
-        """Store the change if nobody changed the document since `doc`; return what is stored."""
-        now = self.clock.now()
-        key = ctx.key
-        entries = [
-            {"id": e.id, "cause": key, "event": e.model_dump_json(exclude_none=True)}
-            for e in events
-        ]
-        mark = {"k": key, "r": ctx.root, "t": now}
-        stored_state = state.model_dump(mode="json")
+        """Store `new` if nobody changed the document since `doc`; return what is stored."""
+        stored = {**new, "version": (doc["version"] if doc else 0) + 1}
         if doc is None:
-            created = {
-                "_id": aggregate_id,
-                "version": 1,
-                "state": stored_state,
-                "inbox": [mark],
-                "outbox": entries,
-                "outbox_since": now if entries else None,
-            }
             try:
-                await self.collection.insert_one(created)
+                await self.collection.insert_one(stored)
             except DuplicateKeyError:
                 return None  # created concurrently: decide again on what is there now
-            return created
-        outbox = [*doc["outbox"], *entries]
-        fields = {
-            "version": doc["version"] + 1,
-            "state": stored_state,
-            "inbox": await self._trimmed([*doc["inbox"], mark], now),
-            "outbox": outbox,
-            "outbox_since": _oldest(doc, now) if outbox else None,
-        }
-        result = await self.collection.update_one(
-            {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
-        )
-        return fields if result.modified_count == 1 else None
+        else:
+            fields = {k: v for k, v in stored.items() if k != "_id"}
+            result = await self.collection.update_one(
+                {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
+            )
+            if result.modified_count != 1:
+                return None
+        self._stored(stored)
+        return stored
+
+    async def write_staged(self, staged: Sequence[Staged]) -> None:
+        """Write a unit's changed aggregates of this store: new ones with `insert_many`, the
+        others as compare-and-sets in bulk; raise Conflict if any changed meanwhile."""
+        created = [s for s in staged if s.base is None]
+        updated = [s for s in staged if s.base is not None]
+        conflict = False
+        if created:
+            docs = [{**s.doc, "version": 1} for s in created if s.doc is not None]
+            conflict |= bool(await self._insert_new(docs))
+        for start in range(0, len(updated), BULK_CHUNK):
+            chunk = updated[start : start + BULK_CHUNK]
+            ops = [
+                UpdateOne(
+                    {"_id": s.aggregate_id, "version": s.base["version"]},
+                    {"$set": {**_fields(s.doc), "version": s.base["version"] + 1}},
+                )
+                for s in chunk
+                if s.base is not None and s.doc is not None
+            ]
+            result = await self.collection.bulk_write(ops, ordered=False)
+            conflict |= result.modified_count != len(ops)
+        if conflict:
+            for s in staged:
+                self.forget(s.aggregate_id)
+            raise Conflict(f"{self.name}: an aggregate changed since the unit read it")
+        for s in staged:
+            if s.doc is None:
+                continue
+            stored = {**s.doc, "version": (s.base["version"] if s.base else 0) + 1}
+            self._stored(stored)
+            for applied in s.applied:
+                applied.stored = stored
 
     async def _trimmed(self, inbox: list[Any], now: datetime) -> list[Any]:
         """The inbox without the oldest keys of finished messages (or of messages older
@@ -226,19 +325,14 @@ class AggregateStore(Generic[S]):
                 doc = await self.collection.find_one({"_id": aggregate_id})
             if doc is None or not any(entry["id"] in sent for entry in doc["outbox"]):
                 return
-            outbox = [entry for entry in doc["outbox"] if entry["id"] not in sent]
+            fields = _published(doc, sent)
             result = await self.collection.update_one(
-                {"_id": aggregate_id, "version": doc["version"]},
-                {
-                    "$set": {
-                        "version": doc["version"] + 1,
-                        "outbox": outbox,
-                        "outbox_since": doc["outbox_since"] if outbox else None,
-                    }
-                },
+                {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
             )
             if result.modified_count == 1:
+                self._remember({**doc, **fields})
                 return
+            self.forget(aggregate_id)
             doc = None
 
     async def create_many(
@@ -272,6 +366,9 @@ class AggregateStore(Generic[S]):
             docs.append(new)
             applied[aggregate_id] = Applied(self, aggregate_id, events, state=state, stored=new)
         existing = await self._insert_new(docs)
+        for doc in docs:
+            if doc["_id"] not in existing:
+                self._stored(doc)
         if existing:
             async for doc in self.collection.find({"_id": {"$in": sorted(existing)}}):
                 if not any(_entry_key(e) == ctx.key for e in doc["inbox"]):
@@ -305,29 +402,32 @@ class AggregateStore(Generic[S]):
         return existing
 
     async def mark_many_published(self, applied: Sequence[Applied[S]]) -> None:
-        """Drop published events from many outboxes: one update per group of documents
-        whose whole outbox went out and whose version is as last seen, else one by one."""
-        by_version: dict[int, list[Applied[S]]] = {}
+        """Drop published events from many outboxes, each a compare-and-set on the version
+        last seen, sent in bulk; where one lost to a newer write, that one is done alone."""
+        latest: dict[str, tuple[Document, set[str]]] = {}
         for one in applied:
-            stored = one.stored
-            sent = {e.id for e in one.events}
-            if stored is not None and {entry["id"] for entry in stored["outbox"]} <= sent:
-                by_version.setdefault(stored["version"], []).append(one)
-            elif one.events:
-                await one.mark_published()
-        for version, group in by_version.items():
-            ids = [one.aggregate_id for one in group]
-            for start in range(0, len(ids), BULK_CHUNK):
-                chunk = ids[start : start + BULK_CHUNK]
-                result = await self.collection.update_many(
-                    {"_id": {"$in": chunk}, "version": version},
-                    {"$set": {"version": version + 1, "outbox": [], "outbox_since": None}},
-                )
-                if result.modified_count < len(chunk):
-                    # some changed meanwhile: mark those on their current version
-                    for one in group:
-                        if one.aggregate_id in chunk:
-                            await self.mark_published(one.aggregate_id, [e.id for e in one.events])
+            if not one.events or one.stored is None:
+                continue
+            doc, sent = latest.get(one.aggregate_id, (one.stored, set()))
+            if one.stored["version"] > doc["version"]:
+                doc = one.stored
+            latest[one.aggregate_id] = (doc, sent | {e.id for e in one.events})
+        items = list(latest.items())
+        for start in range(0, len(items), BULK_CHUNK):
+            chunk = items[start : start + BULK_CHUNK]
+            marked = [(doc, _published(doc, sent)) for _, (doc, sent) in chunk]
+            ops = [
+                UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": fields})
+                for doc, fields in marked
+            ]
+            result = await self.collection.bulk_write(ops, ordered=False)
+            if result.modified_count == len(ops):
+                for doc, fields in marked:
+                    self._remember({**doc, **fields})
+                continue
+            for aggregate_id, (_, sent) in chunk:  # some lost to newer writes
+                self.forget(aggregate_id)
+                await self.mark_published(aggregate_id, sorted(sent))
 
     async def unsent(
         self, older_than: datetime, *, skip: Sequence[str] = (), limit: int = 100
@@ -344,6 +444,34 @@ class AggregateStore(Generic[S]):
         """What a document's outbox still holds, ready to publish (raises if it is corrupt)."""
         events = [CloudEvent.model_validate_json(entry["event"]) for entry in doc["outbox"]]
         return Applied(self, doc["_id"], events, stored=doc)
+
+
+async def mark_all_published(applied: Sequence[Applied[Any]]) -> None:
+    """Mark what was published, grouped by store (bulk), each aggregate once."""
+    by_store: dict[int, tuple[Any, list[Applied[Any]]]] = {}
+    for one in applied:
+        if one.events:
+            by_store.setdefault(id(one.store), (one.store, []))[1].append(one)
+    for store, group in by_store.values():
+        if hasattr(store, "mark_many_published") and len(group) > 1:
+            await store.mark_many_published(group)
+        else:
+            for one in group:
+                await one.mark_published()
+
+
+def _published(doc: Document, sent: set[str]) -> Document:
+    """The fields that drop `sent` events from a document's outbox (and bump its version)."""
+    outbox = [entry for entry in doc["outbox"] if entry["id"] not in sent]
+    return {
+        "version": doc["version"] + 1,
+        "outbox": outbox,
+        "outbox_since": doc["outbox_since"] if outbox else None,
+    }
+
+
+def _fields(doc: Document | None) -> Document:
+    return {k: v for k, v in (doc or {}).items() if k not in ("_id", "version")}
 
 
 def _oldest(doc: Document, now: datetime) -> datetime:

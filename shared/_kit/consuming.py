@@ -10,17 +10,19 @@ commits after it (never before):
 """
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import structlog
 from aiokafka.structs import ConsumerRecord
 
-from shared._kit.envelope import CloudEvent, NotACloudEventError
+from shared._kit.envelope import CloudEvent, NotACloudEventError, identity_key
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import Pipeline, Route
+from shared._kit.unit import Conflict, Unit
 
 log = structlog.get_logger("station.consuming")
 
@@ -44,7 +46,16 @@ class RetryPolicy:
 
 @dataclass
 class Consumer:
-    """The per-record path of one service on one topic."""
+    """The path of one service's records on one topic, a batch at a time.
+
+    A batch (what one `getmany` gave) is split by partition and the partitions are handled
+    side by side; order only matters within a partition (a key always lands in one). A
+    partition's records run as one unit of work: every aggregate they change is written
+    once, in bulk, their events are published together, and what they finished is
+    recorded in one write. If the unit meets a conflict or any failure, the partition's
+    records are handled again one by one, each with its own retries and dead letter, so
+    one bad record never fails its batch.
+    """
 
     pipeline: Pipeline
     topic: str
@@ -53,8 +64,8 @@ class Consumer:
     dead_letters: DeadLetters
     metrics: PlatformMetrics
     retry: RetryPolicy
-    # the record in hand and since when (monotonic seconds), for /readyz and a gauge
-    busy: tuple[int, int, float] | None = field(default=None, init=False)
+    # per partition: the record in hand and since when (monotonic), for /readyz and a gauge
+    busy: dict[int, tuple[int, float]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.metrics.busy_seconds.labels(self.service, self.topic).set_function(
@@ -67,27 +78,79 @@ class Consumer:
 
     @property
     def busy_seconds(self) -> float:
-        return 0.0 if self.busy is None else time.monotonic() - self.busy[2]
+        """How long the longest-busy partition has been on its current record."""
+        now = time.monotonic()
+        return max((now - since for _, since in self.busy.values()), default=0.0)
 
     def stuck(self, after_s: float) -> dict[str, object] | None:
         """The record this consumer has been busy with for longer than `after_s`, if any."""
-        if self.busy is None or self.busy_seconds <= after_s:
-            return None
-        partition, offset, _ = self.busy
-        return {
-            "topic": self.topic,
-            "partition": partition,
-            "offset": offset,
-            "seconds": round(self.busy_seconds, 1),
-        }
+        now = time.monotonic()
+        for partition, (offset, since) in sorted(self.busy.items(), key=lambda i: i[1][1]):
+            if now - since > after_s:
+                return {
+                    "topic": self.topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "seconds": round(now - since, 1),
+                }
+        return None
 
     async def handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         """Process one record until its effects are durable; raises only on cancellation."""
-        self.busy = (record.partition, record.offset, time.monotonic())
+        await self.handle_batch([record])
+
+    async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Process a batch until every record's effects are durable and its events published."""
+        by_partition: dict[int, list[ConsumerRecord[bytes, bytes]]] = {}
+        for record in records:
+            by_partition.setdefault(record.partition, []).append(record)
+        await asyncio.gather(*(self._partition(p, rs) for p, rs in by_partition.items()))
+
+    async def _partition(self, partition: int, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        self.busy[partition] = (records[0].offset, time.monotonic())
         try:
-            await self._handle(record)
+            events: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
+            for record in records:
+                with contextlib.suppress(NotACloudEventError):  # left to the one-by-one path
+                    events.append((record, CloudEvent.from_bytes(record.value or b"")))
+            if len(events) > 1 and len(events) == len(records):
+                try:
+                    await self._as_one_unit(events)
+                except Conflict:
+                    self.metrics.retries.labels(self.service, "conflict").inc()
+                except Exception as exc:  # noqa: BLE001 - one by one finds the culprit
+                    log.info(
+                        "batch_split", topic=self.topic, partition=partition, error=repr(exc)[:300]
+                    )
+                else:
+                    return
+            for record in records:
+                self.busy[partition] = (record.offset, time.monotonic())
+                await self._handle(record)
         finally:
-            self.busy = None
+            self.busy.pop(partition, None)
+
+    async def _as_one_unit(
+        self, events: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]]
+    ) -> None:
+        pipeline = self.pipeline
+        keys = [identity_key(e.source, e.id) for _, e in events]
+        finished = await pipeline.processed.seen_many(keys)
+        unit = Unit()
+        handled = []
+        for (record, event), key in zip(events, keys, strict=True):
+            where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+            handled.append(
+                await pipeline.handle(
+                    event,
+                    self.routes,
+                    commands=self.commands,
+                    where=where,
+                    unit=unit,
+                    finished=finished[key],
+                )
+            )
+        await pipeline.complete(unit, handled)
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         failures = 0

@@ -16,6 +16,7 @@ from shared._kit.clock import Clock
 from shared._kit.envelope import CloudEvent, derive_id, identity_key
 from shared._kit.messages import Fact, Timer
 from shared._kit.timers import Timers
+from shared._kit.unit import Unit
 
 S = TypeVar("S")
 
@@ -57,15 +58,26 @@ class Context:
     applied: list[Applied[Any]] = field(default_factory=list)
     # the identity of the message itself, shared by every step of it
     root: str = ""
+    # the unit of work the message is handled in (None: every change is written at once)
+    unit: Unit | None = None
 
     def __post_init__(self) -> None:
         if not self.root:
             self.root = self.key
 
     @classmethod
-    def of(cls, event: CloudEvent, *, source: str, clock: Clock, timers: Timers) -> "Context":
+    def of(
+        cls,
+        event: CloudEvent,
+        *,
+        source: str,
+        clock: Clock,
+        timers: Timers,
+        unit: Unit | None = None,
+    ) -> "Context":
         """The context of an event: its key is its CloudEvents identity (source and id)."""
-        return cls(event, identity_key(event.source, event.id), source, clock, timers)
+        key = identity_key(event.source, event.id)
+        return cls(event, key, source, clock, timers, unit=unit)
 
     def step(self, name: str) -> "Context":
         """The same message, one step of a flow: a key of its own, the same collected changes."""
@@ -77,6 +89,7 @@ class Context:
             self.timers,
             self.applied,
             self.root,
+            self.unit,
         )
 
     def derive(self, role: str) -> str:

@@ -9,6 +9,7 @@ It is written after the message's events are published and before its offset is
 committed; a crash in between leaves the aggregate inbox to recognise the redelivery.
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,13 +17,16 @@ from typing import Any, Literal
 
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared._kit.clock import Clock
 from shared._kit.envelope import CloudEvent
 
 Document = dict[str, Any]
 Outcome = Literal["applied", "rejected", "ignored"]
+BULK_CHUNK = 50
+DUPLICATE_KEY = 11000
+LOOKUPS_AT_ONCE = 16
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,39 @@ class Processed:
             )
         except DuplicateKeyError:
             return
+
+    async def seen_many(self, keys: Sequence[str]) -> dict[str, Finished | None]:
+        """`seen` for many keys at once: one `_id` lookup each (the only lookups FerretDB
+        answers from its index), run side by side."""
+        limit = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+
+        async def one(key: str) -> Finished | None:
+            async with limit:
+                return await self.seen(key)
+
+        found = await asyncio.gather(*(one(k) for k in keys))
+        return dict(zip(keys, found, strict=True))
+
+    async def record_many(
+        self, finished: Sequence[tuple[str, Outcome, Sequence[CloudEvent]]]
+    ) -> None:
+        """Remember many finished messages in bulk (the first record of each stands)."""
+        now = self.clock.now()
+        docs = [
+            {
+                "_id": key,
+                "outcome": outcome,
+                "at": now,
+                "events": [e.model_dump_json(exclude_none=True) for e in events],
+            }
+            for key, outcome, events in finished
+        ]
+        for start in range(0, len(docs), BULK_CHUNK):
+            try:
+                await self.collection.insert_many(docs[start : start + BULK_CHUNK], ordered=False)
+            except BulkWriteError as exc:
+                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                    raise
 
     async def sweep(self) -> int:
         """Forget what is older than the window; return how many were forgotten."""

@@ -32,37 +32,47 @@ def _decodable(value: bytes | None) -> bool:
     return True
 
 
-async def parse_record(
-    record: Record, original: Callable[[Record], Awaitable[StreamMessage[Record]]]
-) -> StreamMessage[Record]:
-    """FastStream's message for a record, whatever bytes its headers carry."""
+def _readable(record: Record) -> Record:
     headers = [(k, v) for k, v in (record.headers or ()) if _decodable(v)]
-    parsed = await original(dataclasses.replace(record, headers=headers))
-    parsed.raw_message = record
+    return dataclasses.replace(record, headers=headers)
+
+
+async def parse_batch(
+    records: tuple[Record, ...],
+    original: Callable[[tuple[Record, ...]], Awaitable[StreamMessage[tuple[Record, ...]]]],
+) -> StreamMessage[tuple[Record, ...]]:
+    """FastStream's message for a batch, whatever bytes its records' headers carry."""
+    parsed = await original(tuple(_readable(r) for r in records))
+    parsed.raw_message = records
     return parsed
 
 
-def raw_body(message: StreamMessage[Any]) -> bytes:
-    """The body as bytes: the pipeline parses CloudEvents itself."""
-    return bytes(message.body)
+def raw_body(message: StreamMessage[Any]) -> Any:
+    """The body as it is: the pipeline parses CloudEvents itself."""
+    return message.body
 
 
 def subscribe(
     broker: KafkaBroker, topic: str, consumer: Consumer, settings: ServiceSettings
 ) -> None:
-    """One subscriber on `topic` in the service's group, committing after `consumer.handle`."""
+    """One batch subscriber on `topic` in the service's group, committing after
+    `consumer.handle_batch` returned for the whole batch."""
 
-    # FastStream commits after this returns (NACK_ON_ERROR: ack after success, seek back
-    # if cancelled mid-way), and Consumer.handle returns only once effects are durable.
+    # FastStream commits the batch after this returns (NACK_ON_ERROR: ack after success,
+    # seek every partition back to its first record if cancelled mid-way), and
+    # handle_batch returns only once every record's effects are durable.
     @broker.subscriber(
         topic,
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         session_timeout_ms=settings.kafka_session_timeout_ms,
-        parser=parse_record,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=settings.batch_timeout_ms,
+        parser=parse_batch,
         decoder=raw_body,
         title=f"{consumer.service}:{topic}",
     )
-    async def on_record(message: KafkaMessage) -> None:
-        await consumer.handle(message.raw_message)
+    async def on_batch(message: KafkaMessage) -> None:
+        await consumer.handle_batch(message.raw_message)

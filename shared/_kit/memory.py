@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
@@ -235,6 +235,20 @@ class MemoryCollection:
                     break
         if errors:
             raise BulkWriteError({"writeErrors": errors, "nInserted": len(docs) - len(errors)})
+
+    async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> _UpdateResult:
+        """`UpdateOne` requests only (what the kit sends), one after the other."""
+        matched = modified = 0
+        for request in requests:
+            if not isinstance(request, UpdateOne):
+                raise NotImplementedError(f"{type(request).__name__} in the in-memory store")
+            update = request._doc
+            if not isinstance(update, Mapping):
+                raise NotImplementedError("pipeline updates in the in-memory store")
+            result = await self.update_one(request._filter, update)
+            matched += result.matched_count
+            modified += result.modified_count
+        return _UpdateResult(matched, modified)
 
     async def update_many(
         self, query: Mapping[str, Any], update: Mapping[str, Any]

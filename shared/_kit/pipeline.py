@@ -8,19 +8,21 @@ other services' topics are ignored.
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol
 
 import structlog
 from pydantic import ValidationError
 
+from shared._kit.aggregates import mark_all_published
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
-from shared._kit.dedupe import Processed
+from shared._kit.dedupe import Finished, Processed
 from shared._kit.envelope import CloudEvent
 from shared._kit.messages import CommandRejected, Message, Rejected, TimerFailed
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.timers import Timers
+from shared._kit.unit import Conflict, Unit
 
 log = structlog.get_logger("station.pipeline")
 
@@ -29,6 +31,7 @@ TIMER_FAILED: Final = "timer_failed"
 UNKNOWN_TYPE_LABEL: Final = "unknown"
 
 Handler = Callable[[Any, Context], Awaitable[None]]
+Outcome = tuple[Literal["applied", "rejected"], list[CloudEvent]]
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,6 @@ class Outlet(Protocol):
     """Where a service's events go: Kafka in a running service, a list in a scenario."""
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None: ...
-
-    async def publish_applied(self, topic: str, applied: Sequence[Applied[Any]]) -> None: ...
 
 
 def event_fields(event: CloudEvent) -> dict[str, object]:
@@ -59,6 +60,27 @@ def event_fields(event: CloudEvent) -> dict[str, object]:
 def validation_errors(exc: ValidationError) -> list[str]:
     """`field.path: message` for each error, as `command_rejected.errors` lists them."""
     return [f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors()]
+
+
+NOT_LOOKED_UP: Final = object()
+
+
+@dataclass
+class Handled:
+    """What one message led to, held until its unit of work is written."""
+
+    event: CloudEvent
+    where: Mapping[str, object]
+    started: float
+    label: str
+    key: str
+    # what the message answers with, in order: re-published, new, or a refusal
+    events: list[CloudEvent] = field(default_factory=list)
+    applied: list[Applied[Any]] = field(default_factory=list)
+    record: Outcome | None = None
+    duplicate: bool = False
+    refusal: tuple[str, list[str]] | None = None
+    logged: str = "event_received"
 
 
 @dataclass
@@ -82,61 +104,102 @@ class Pipeline:
         commands: bool,
         where: Mapping[str, object],
     ) -> None:
-        """Handle one event to the end: effects stored and their events published.
+        """Handle one event to the end, as a unit of its own: effects stored, events published.
 
         `commands` is True on the service's own intake: there, what cannot be handled is
         refused with `command_rejected`; elsewhere an unknown type is none of its business.
         A message finished before (same source and id, within the dedupe window) changes
         nothing: what it answered is published again, nothing is decided again.
         """
-        started = time.perf_counter()
-        ctx = Context.of(event, source=self.source, clock=self.clock, timers=self.timers)
-        finished = await self.processed.seen(ctx.key)
+        while True:
+            unit = Unit()
+            handled = await self.handle(event, routes, commands=commands, where=where, unit=unit)
+            try:
+                await self.complete(unit, [handled])
+            except Conflict:
+                continue  # an aggregate changed since it was read: decide again on it
+            return
+
+    async def handle(
+        self,
+        event: CloudEvent,
+        routes: Mapping[str, Route],
+        *,
+        commands: bool,
+        where: Mapping[str, object],
+        unit: Unit,
+        finished: object = NOT_LOOKED_UP,
+    ) -> Handled:
+        """Run one event's handler within `unit`; nothing is written or published yet."""
+        ctx = Context.of(event, source=self.source, clock=self.clock, timers=self.timers, unit=unit)
         route = routes.get(event.type)
         label = event.type if route is not None else UNKNOWN_TYPE_LABEL
-        if finished is not None:
-            await self.outlet.publish(self.events_topic, finished.events)
-            self._received(event, label, where, started, duplicate=True)
-            return
+        handled = Handled(event, where, time.perf_counter(), label, ctx.key)
+        if finished is NOT_LOOKED_UP:
+            finished = await self.processed.seen(ctx.key)
+        if isinstance(finished, Finished):
+            handled.events, handled.duplicate = list(finished.events), True
+            return handled
         if route is None:
             if commands:
                 reason = f"{event.type} is not a command of {self.service}"
-                await self.refuse(ctx, "unknown_command_type", [reason], commands=True, label=label)
+                self.refuse(ctx, handled, "unknown_command_type", [reason], commands=True)
             else:
-                log.debug("event_ignored", **where, **event_fields(event))
-            return
+                handled.logged = "event_ignored"
+            return handled
         try:
             payload = route.model.model_validate(event.data or {})
         except ValidationError as exc:
-            errors = validation_errors(exc)
-            await self.refuse(ctx, "invalid_data", errors, commands=commands, label=label)
-            return
+            self.refuse(ctx, handled, "invalid_data", validation_errors(exc), commands=commands)
+            return handled
+        checkpoint = unit.checkpoint()
         try:
             await route.handler(payload, ctx)
         except Rejected as refusal:
-            await self.refuse(ctx, refusal.reason, refusal.errors, commands=commands, label=label)
-            return
-        await self.outlet.publish_applied(self.events_topic, ctx.applied)
-        await self.processed.record(ctx.key, "applied")
-        self._received(event, label, where, started, duplicate=ctx.duplicate)
+            unit.rollback(checkpoint)  # a refused message changes nothing
+            self.refuse(ctx, handled, refusal.reason, refusal.errors, commands=commands)
+            return handled
+        handled.applied = list(ctx.applied)
+        handled.events = [e for a in ctx.applied for e in a.events]
+        handled.record = ("applied", [])
+        handled.duplicate = ctx.duplicate
+        return handled
 
-    def _received(
-        self,
-        event: CloudEvent,
-        label: str,
-        where: Mapping[str, object],
-        started: float,
-        *,
-        duplicate: bool,
-    ) -> None:
+    async def complete(self, unit: Unit, handled: Sequence[Handled]) -> None:
+        """Write the unit (raises Conflict), remember what finished, publish, then log."""
+        await unit.write()
+        await self.processed.record_many(
+            [(h.key, h.record[0], h.record[1]) for h in handled if h.record is not None]
+        )
+        # a message and its redelivery in one unit answer with the same events: send once
+        events = list({e.id: e for h in handled for e in h.events}.values())
+        await self.outlet.publish(self.events_topic, events)
+        await mark_all_published([a for h in handled for a in h.applied])
+        for h in handled:
+            self._log(h)
+
+    def _log(self, h: Handled) -> None:
+        fields = event_fields(h.event)
+        if h.logged == "event_ignored":
+            log.debug("event_ignored", **h.where, **fields)
+            return
         # label values come from the routes, never from the wire: made-up types share one
-        self.metrics.received.labels(self.service, label).inc()
+        if h.refusal is not None and h.record is not None:
+            reason, errors = h.refusal
+            self.metrics.rejected.labels(self.service, h.label).inc()
+            log.info(REJECTED, reason=reason, errors=errors, **fields)
+            return
+        self.metrics.received.labels(self.service, h.label).inc()
+        if h.refusal is not None:
+            reason, errors = h.refusal
+            log.info("event_moot", reason=reason, errors=errors, **fields)
+            return
         log.info(
             "event_received",
-            **where,
-            duplicate=duplicate,
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            **event_fields(event),
+            **h.where,
+            duplicate=h.duplicate,
+            latency_ms=round((time.perf_counter() - h.started) * 1000, 2),
+            **fields,
         )
 
     def timer_delivery(
@@ -172,25 +235,25 @@ class Pipeline:
         await self.outlet.publish(self.events_topic, [failed])
         self.metrics.dead_lettered.labels(self.service, "timers", TIMER_FAILED).inc()
 
-    async def refuse(
+    def refuse(
         self,
         ctx: Context,
+        handled: Handled,
         reason: str,
         errors: Sequence[str],
         *,
         commands: bool,
-        label: str,
     ) -> None:
         """A command is answered with command_rejected; a fact or timer is only logged.
 
-        The refusal is recorded before it is published, so a redelivery is answered with
-        the same refusal even if the state has changed since.
+        The refusal is recorded (with the unit) before it is published, so a redelivery is
+        answered with the same refusal even if the state has changed since.
         """
-        event = ctx.event
+        handled.refusal = (reason, list(errors))
+        handled.applied, handled.events = [], []
         if not commands:
-            self.metrics.received.labels(self.service, label).inc()
-            log.info("event_moot", reason=reason, errors=list(errors), **event_fields(event))
             return
+        event = ctx.event
         data = CommandRejected(
             command_id=event.id, command_type=event.type, reason=reason, errors=list(errors)
         )
@@ -204,7 +267,5 @@ class Pipeline:
             causationid=event.id,
             data=data.model_dump(mode="json"),
         )
-        await self.processed.record(ctx.key, "rejected", [rejection])
-        await self.outlet.publish(self.events_topic, [rejection])
-        self.metrics.rejected.labels(self.service, label).inc()
-        log.info(REJECTED, reason=reason, errors=list(errors), **event_fields(event))
+        handled.events = [rejection]
+        handled.record = ("rejected", [rejection])

@@ -8,7 +8,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from shared._kit.aggregates import AggregateStore
+from shared._kit.aggregates import AggregateStore, mark_all_published
 from shared._kit.clock import Clock
 from shared._kit.context import Applied
 from shared._kit.envelope import CloudEvent, kafka_headers
@@ -48,20 +48,6 @@ class Publisher:
         order), then drop it from the outboxes, in bulk where the store can."""
         await self.publish(topic, [e for one in applied for e in one.events])
         await mark_all_published(applied)
-
-
-async def mark_all_published(applied: Sequence[Applied[Any]]) -> None:
-    """Mark what was published, grouped by store (bulk), each aggregate once."""
-    by_store: dict[int, tuple[Any, list[Applied[Any]]]] = {}
-    for one in applied:
-        if one.events:
-            by_store.setdefault(id(one.store), (one.store, []))[1].append(one)
-    for store, group in by_store.values():
-        if hasattr(store, "mark_many_published") and len(group) > 1:
-            await store.mark_many_published(group)
-        else:
-            for one in group:
-                await one.mark_published()
 
 
 class OutboxRelay:

@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     outbox_relay_grace_s: float = Field(default=5.0, ge=0)
     # a message re-sent with the same source and id within this window has no second effect
     dedupe_window_days: float = Field(default=7.0, gt=0)
+    # records handled as one unit of work, at most (one getmany), and how long to wait
+    batch_max_records: int = Field(default=500, ge=1)
+    batch_timeout_ms: int = Field(default=50, ge=0)
     # a consumer busy with one record for longer than this makes /readyz answer 503
     stuck_after_s: float = Field(default=120.0, gt=0)
     # every MongoDB operation is given up after this (then retried as an outage)

@@ -90,7 +90,8 @@ async def test_ferretdb_down_for_ten_seconds_loses_nothing_and_dead_letters_noth
     ledger.infra = Infra(ledger.infra.kafka_bootstrap_servers, private_ferretdb.url, "private")
     await ledger.send([entry(n, f"acct-{n % 10}", n) for n in range(total)])
     # a short deadline per MongoDB call, so the outage shows as failures, not as a long wait
-    service = ledger.process(LEDGER_MONGODB_TIMEOUT_S="2")
+    # small batches, so the 600 commands are still coming when the outage begins
+    service = ledger.process(LEDGER_MONGODB_TIMEOUT_S="2", LEDGER_BATCH_MAX_RECORDS="10")
     await service.start()
     try:
         await ledger.wait_applied(100, timeout_s=60)

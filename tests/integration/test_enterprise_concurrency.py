@@ -46,10 +46,11 @@ async def test_two_simultaneous_alerts_competing_for_one_recipients_room(
     mongo_db: AsyncDatabase[dict[str, Any]], trial: int
 ) -> None:
     clock = ManualClock(datetime(2026, 6, 3, 9, 30, tzinfo=UTC))
-    store = EnterpriseStore(
+    store = EnterpriseStore.of(
         AggregateStore(mongo_db["enterprises"], EnterpriseState, clock=clock),
         AggregateStore(mongo_db["alerts"], AlertState, clock=clock),
         AggregateStore(mongo_db["transfers"], TransferState, clock=clock),
+        now=clock.now,
     )
     timers = Timers(mongo_db["timers"], service="enterprise", clock=clock, owner="test")
 

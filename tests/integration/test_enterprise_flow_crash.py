@@ -66,10 +66,11 @@ async def _run(db: AsyncDatabase[dict[str, Any]], kill_at: int | None) -> dict[s
     """The flow for one alert; with `kill_at`, the kill_at-th write dies, then the same
     fact is delivered again. Returns what the run left: states and published event ids."""
     clock = ManualClock(WHEN)
-    store = EnterpriseStore(
+    store = EnterpriseStore.of(
         AggregateStore(db["enterprises"], EnterpriseState, clock=clock),
         AggregateStore(db["alerts"], AlertState, clock=clock),
         AggregateStore(db["transfers"], TransferState, clock=clock),
+        now=clock.now,
     )
     timers = Timers(db["timers"], service="enterprise", clock=clock, owner="test")
 

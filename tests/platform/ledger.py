@@ -83,6 +83,10 @@ class Account(State):
     fired: list[str] = Field(default_factory=list)
 
 
+async def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _first_crash() -> bool:
     """True once per marker file (created now): the crash happens on the first delivery."""
     marker = Path(os.environ.get("LEDGER_CRASH_MARKER", "/nonexistent/marker"))
@@ -117,7 +121,10 @@ def wire(runtime: Runtime[LedgerSettings]) -> None:
 
         await accounts.apply(cmd.account, ctx, decide)
         if cmd.behaviour == "crash_after_store" and _first_crash():
-            os.kill(os.getpid(), signal.SIGKILL)
+            if ctx.unit is None:
+                os.kill(os.getpid(), signal.SIGKILL)
+            else:  # the unit's writes come first, then its deferred operations: die there
+                ctx.unit.defer(_die)
 
     async def schedule_reminder(cmd: ScheduleReminder, ctx: Context) -> None:
         # timer first, state second: a replay finds the timer there (idempotent upsert)

@@ -1,0 +1,123 @@
+"""A batch of records as one unit of work (in memory): the outcome of handling them one by
+one, with one write per aggregate; refusals, duplicates and conflicts inside a batch."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.structs import ConsumerRecord
+
+from shared._kit.consuming import Consumer, RetryPolicy
+from shared._kit.failures import Failures
+from shared._kit.metrics import PlatformMetrics
+from shared.testing import Scenario
+from tests.unit.counter_service import SERVICE, Counter, Ping
+
+
+class _NoDeadLetters:
+    async def dead_letter(self, record: Any, *, reason: str, error: str) -> None:
+        raise AssertionError(f"nothing here should be dead-lettered: {reason} {error}")
+
+
+def _consumer(scenario: Scenario[Any]) -> Consumer:
+    return Consumer(
+        scenario.pipeline,
+        "svc.intake",
+        scenario.runtime.routes["svc.intake"],
+        True,
+        _NoDeadLetters(),
+        PlatformMetrics(),
+        RetryPolicy(Failures().transient, initial_backoff_s=0),
+    )
+
+
+def _records(scenario: Scenario[Any], pings: Sequence[tuple[str, float, str]]) -> list[Any]:
+    records = []
+    for offset, (key, n, event_id) in enumerate(pings):
+        _, event = scenario.envelope(Ping(key=key, n=n), id=event_id)
+        records.append(
+            ConsumerRecord(
+                "svc.intake", 0, offset, 0, 0, key.encode(), event.to_bytes(), None, 0, 0, []
+            )
+        )
+    return records
+
+
+class _CountingWrites:
+    """Counts the compare-and-set writes that reach the in-memory collection."""
+
+    def __init__(self, scenario: Scenario[Any]) -> None:
+        self.collection = scenario.db["counters"]
+        self.single = self.bulk = 0
+        self.in_bulk = False
+        update_one, bulk_write = self.collection.update_one, self.collection.bulk_write
+
+        async def counted_update_one(*args: Any, **kwargs: Any) -> Any:
+            self.single += not self.in_bulk
+            return await update_one(*args, **kwargs)
+
+        async def counted_bulk_write(*args: Any, **kwargs: Any) -> Any:
+            self.bulk, self.in_bulk = self.bulk + 1, True
+            try:
+                return await bulk_write(*args, **kwargs)
+            finally:
+                self.in_bulk = False
+
+        self.collection.update_one = counted_update_one  # type: ignore[method-assign]
+        self.collection.bulk_write = counted_bulk_write  # type: ignore[method-assign]
+
+
+async def test_a_batch_ends_as_one_by_one_handling_with_one_write_per_aggregate() -> None:
+    batched, sequential = Scenario(SERVICE), Scenario(SERVICE)
+    pings = [(f"k{n % 5}", float(n), f"id-{n}") for n in range(100)]
+    for scenario in (batched, sequential):  # both aggregates exist already
+        await scenario.given(*(Ping(key=f"k{n}", n=0) for n in range(5)))
+    writes = _CountingWrites(batched)
+
+    await _consumer(batched).handle_batch(_records(batched, pings))
+    for record in _records(sequential, pings):
+        await _consumer(sequential).handle(record)
+
+    for n in range(5):
+        assert await batched.state("counters", f"k{n}", Counter) == await sequential.state(
+            "counters", f"k{n}", Counter
+        )
+    assert [e.id for e in batched.published[5:]] == [e.id for e in sequential.published[5:]]
+    assert writes.bulk == 2, "one bulk write of the 5 aggregates, one of their marks"
+    assert writes.single == 0
+
+
+async def test_a_refusal_inside_a_batch_undoes_only_that_message() -> None:
+    scenario = Scenario(SERVICE)
+    pings = [("k", 5, "a"), ("k", -10, "too-much"), ("k", 1, "b")]
+
+    await _consumer(scenario).handle_batch(_records(scenario, pings))
+
+    assert await scenario.state("counters", "k", Counter) == Counter(total=6)
+    published = [e.type for e in scenario.published]
+    assert published == ["svc.pinged", "svc.command_rejected", "svc.pinged"]
+
+
+async def test_the_same_message_twice_in_one_batch_has_one_effect() -> None:
+    scenario = Scenario(SERVICE)
+
+    await _consumer(scenario).handle_batch(_records(scenario, [("k", 5, "a"), ("k", 5, "a")]))
+
+    assert await scenario.state("counters", "k", Counter) == Counter(total=5)
+    assert [e.type for e in scenario.published] == ["svc.pinged"]
+
+
+async def test_a_conflict_with_another_writer_falls_back_to_one_by_one() -> None:
+    scenario = Scenario(SERVICE)
+    await scenario.given(Ping(key="k", n=1))
+    store = scenario.runtime.stores[0]
+    await store._read("k")
+    # another replica writes the aggregate behind this process's back
+    await scenario.db["counters"].update_one(
+        {"_id": "k"}, {"$set": {"state.total": 100}, "$inc": {"version": 1}}
+    )
+
+    await _consumer(scenario).handle_batch(_records(scenario, [("k", 5, "a"), ("k", 5, "b")]))
+
+    assert await scenario.state("counters", "k", Counter) == Counter(total=110)
+    totals = [e.data["total"] for e in scenario.published[1:] if e.data]
+    assert totals == [105, 110], "decided again on the state the other writer left"
