@@ -135,7 +135,8 @@ class Consumer:
     ) -> None:
         pipeline = self.pipeline
         keys = [identity_key(e.source, e.id) for _, e in events]
-        finished = await pipeline.processed.seen_many(keys)
+        routed = [k for (_, e), k in zip(events, keys, strict=True) if e.type in self.routes]
+        finished = await pipeline.processed.seen_many(routed)
         unit = Unit()
         handled = []
         for (record, event), key in zip(events, keys, strict=True):
@@ -147,7 +148,7 @@ class Consumer:
                     commands=self.commands,
                     where=where,
                     unit=unit,
-                    finished=finished[key],
+                    finished=finished.get(key),
                 )
             )
         await pipeline.complete(unit, handled)

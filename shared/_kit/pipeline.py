@@ -80,6 +80,7 @@ class Handled:
     record: Outcome | None = None
     duplicate: bool = False
     refusal: tuple[str, list[str]] | None = None
+    rejected: bool = False
     logged: str = "event_received"
 
 
@@ -135,17 +136,19 @@ class Pipeline:
         route = routes.get(event.type)
         label = event.type if route is not None else UNKNOWN_TYPE_LABEL
         handled = Handled(event, where, time.perf_counter(), label, ctx.key)
+        if route is None:
+            # nothing to look up: ignored, or refused the same way whenever it comes again
+            if commands:
+                reason = f"{event.type} is not a command of {self.service}"
+                self.refuse(ctx, handled, "unknown_command_type", [reason], commands=True)
+                handled.record = None
+            else:
+                handled.logged = "event_ignored"
+            return handled
         if finished is NOT_LOOKED_UP:
             finished = await self.processed.seen(ctx.key)
         if isinstance(finished, Finished):
             handled.events, handled.duplicate = list(finished.events), True
-            return handled
-        if route is None:
-            if commands:
-                reason = f"{event.type} is not a command of {self.service}"
-                self.refuse(ctx, handled, "unknown_command_type", [reason], commands=True)
-            else:
-                handled.logged = "event_ignored"
             return handled
         try:
             payload = route.model.model_validate(event.data or {})
@@ -184,7 +187,7 @@ class Pipeline:
             log.debug("event_ignored", **h.where, **fields)
             return
         # label values come from the routes, never from the wire: made-up types share one
-        if h.refusal is not None and h.record is not None:
+        if h.refusal is not None and h.rejected:
             reason, errors = h.refusal
             self.metrics.rejected.labels(self.service, h.label).inc()
             log.info(REJECTED, reason=reason, errors=errors, **fields)
@@ -269,3 +272,4 @@ class Pipeline:
         )
         handled.events = [rejection]
         handled.record = ("rejected", [rejection])
+        handled.rejected = True
