@@ -20,7 +20,7 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.envelope import CloudEvent
 from shared._kit.messages import Fact, State
-from shared._kit.unit import Conflict, Staged, Unit
+from shared._kit.unit import CURRENT_UNIT, Conflict, Staged, Unit
 
 Document = dict[str, Any]
 S = TypeVar("S", bound=State)
@@ -138,8 +138,10 @@ class AggregateStore(Generic[S]):
         return doc
 
     async def load(self, aggregate_id: str, ctx: Context | None = None) -> S | None:
-        """The aggregate's state, or None if it does not exist (as staged in `ctx`'s unit)."""
-        staged = ctx.unit.get(self, aggregate_id) if ctx is not None and ctx.unit else None
+        """The aggregate's state, or None if it does not exist; within a unit of work, as the
+        unit holds it (the running handler's unit when no context is given)."""
+        unit = ctx.unit if ctx is not None else CURRENT_UNIT.get()
+        staged = unit.get(self, aggregate_id) if unit is not None else None
         doc = (
             staged.doc
             if staged is not None
@@ -187,10 +189,11 @@ class AggregateStore(Generic[S]):
         staged = unit.get(self, aggregate_id)
         if staged is None:
             staged = unit.stage(self, aggregate_id, await self._read(aggregate_id))
-        applied, new = await self._decide(aggregate_id, staged.doc, ctx, decide)
-        if new is not None:
-            staged.doc, staged.changed = new, True
-            staged.applied.append(applied)
+        async with staged.lock:
+            applied, new = await self._decide(aggregate_id, staged.doc, ctx, decide)
+            if new is not None:
+                staged.doc, staged.changed = new, True
+                staged.applied.append(applied)
         return applied
 
     async def _decide(

@@ -22,7 +22,7 @@ from shared._kit.envelope import CloudEvent
 from shared._kit.messages import CommandRejected, Message, Rejected, TimerFailed
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.timers import Timers
-from shared._kit.unit import Conflict, Unit
+from shared._kit.unit import CURRENT_UNIT, Conflict, Unit
 
 log = structlog.get_logger("station.pipeline")
 
@@ -156,12 +156,15 @@ class Pipeline:
             self.refuse(ctx, handled, "invalid_data", validation_errors(exc), commands=commands)
             return handled
         checkpoint = unit.checkpoint()
+        token = CURRENT_UNIT.set(unit)
         try:
             await route.handler(payload, ctx)
         except Rejected as refusal:
             unit.rollback(checkpoint)  # a refused message changes nothing
             self.refuse(ctx, handled, refusal.reason, refusal.errors, commands=commands)
             return handled
+        finally:
+            CURRENT_UNIT.reset(token)
         handled.applied = list(ctx.applied)
         handled.events = [e for a in ctx.applied for e in a.events]
         handled.record = ("applied", [])

@@ -52,8 +52,10 @@ class ServiceSettings(BaseSettings):
     handler_max_attempts: int = Field(default=5, ge=1)
     timer_interval_s: float = Field(default=1.0, gt=0)
     timer_lease_s: float = Field(default=30.0, gt=0)
-    outbox_relay_interval_s: float = Field(default=2.0, gt=0)
-    outbox_relay_grace_s: float = Field(default=5.0, ge=0)
+    # the relay is a safety net (a redelivery republishes what its record left): a pass
+    # reads every document with an old outbox, which FerretDB does by a full scan
+    outbox_relay_interval_s: float = Field(default=30.0, gt=0)
+    outbox_relay_grace_s: float = Field(default=10.0, ge=0)
     # a message re-sent with the same source and id within this window has no second effect
     dedupe_window_days: float = Field(default=7.0, gt=0)
     # records handled as one unit of work, at most (one getmany), and how long to wait

@@ -14,11 +14,17 @@ Timer operations wait for the unit's writes, so a timer is never cancelled (or
 scheduled) for a change that did not happen.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 Document = dict[str, Any]
+
+
+# the unit the running handler belongs to, for reads that are not given a context
+CURRENT_UNIT: ContextVar["Unit | None"] = ContextVar("station_unit", default=None)
 
 
 class Conflict(Exception):  # noqa: N818 - an expected outcome of optimistic concurrency
@@ -36,6 +42,8 @@ class Staged:
     changed: bool = False
     # the results handed out for this aggregate: they learn the stored document on write
     applied: list[Any] = field(default_factory=list)
+    # one decision at a time on this aggregate, even from tasks a handler runs side by side
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,10 @@ class Unit:
         return self.staged.get((id(store), aggregate_id))
 
     def stage(self, store: object, aggregate_id: str, base: Document | None) -> Staged:
-        staged = Staged(store, aggregate_id, base, base)
-        self.staged[(id(store), aggregate_id)] = staged
-        return staged
+        """The staged aggregate (the first read of it wins if two tasks read it at once)."""
+        return self.staged.setdefault(
+            (id(store), aggregate_id), Staged(store, aggregate_id, base, base)
+        )
 
     def defer(self, op: Callable[[], Awaitable[object]]) -> None:
         self.timer_ops.append(op)
