@@ -19,7 +19,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.envelope import CloudEvent
-from shared._kit.messages import Fact, State
+from shared._kit.messages import Fact, Rejected, State
 from shared._kit.unit import CURRENT_UNIT, Conflict, Staged, Unit
 
 Document = dict[str, Any]
@@ -75,7 +75,10 @@ class AggregateStore(Generic[S]):
 
     Documents read or written recently are kept in memory (at most `cache_size`): the
     compare-and-set on `version` stays the only authority, so a stale copy only costs a
-    failed write and a fresh read.
+    failed write and a fresh read. A decision that writes nothing (a refusal, nothing to
+    do) is not checked by any write: when it was taken on a cached copy, the version is
+    read again before it stands (`_apply_now`, `verify_unchanged`), so another replica's
+    change is never ignored.
     """
 
     def __init__(
@@ -128,14 +131,39 @@ class AggregateStore(Generic[S]):
     def forget(self, aggregate_id: str) -> None:
         self._cache.pop(aggregate_id, None)
 
-    async def _read(self, aggregate_id: str) -> Document | None:
+    async def _read(self, aggregate_id: str) -> tuple[Document | None, bool]:
+        """The document (from memory if kept there), and whether it came from memory."""
         cached = self._cache.get(aggregate_id)
         if cached is not None:
-            return cached
+            return cached, True
         doc = await self.collection.find_one({"_id": aggregate_id})
         if doc is not None:
             self._remember(doc)
-        return doc
+        return doc, False
+
+    async def _stale(self, doc: Document) -> bool:
+        """Whether the stored document moved past `doc` (then it is forgotten)."""
+        found = await self.collection.find_one({"_id": doc["_id"]}, {"version": 1})
+        if found is not None and found["version"] == doc["version"]:
+            return False
+        self.forget(doc["_id"])
+        return True
+
+    async def verify_unchanged(self, staged: Sequence[Staged]) -> None:
+        """Raise Conflict if any of these aggregates, read from memory and decided on
+        without a write, changed in the database since (one query for all)."""
+        expected = {s.aggregate_id: s.base["version"] for s in staged if s.base is not None}
+        for start in range(0, len(expected), BULK_CHUNK * 10):
+            ids = list(expected)[start : start + BULK_CHUNK * 10]
+            found = {
+                doc["_id"]: doc["version"]
+                async for doc in self.collection.find({"_id": {"$in": ids}}, {"version": 1})
+            }
+            moved = [i for i in ids if found.get(i) != expected[i]]
+            if moved:
+                for aggregate_id in moved:
+                    self.forget(aggregate_id)
+                raise Conflict(f"{self.name}: an aggregate decided on changed meanwhile")
 
     async def load(self, aggregate_id: str, ctx: Context | None = None) -> S | None:
         """The aggregate's state, or None if it does not exist; within a unit of work, as the
@@ -173,9 +201,16 @@ class AggregateStore(Generic[S]):
 
     async def _apply_now(self, aggregate_id: str, ctx: Context, decide: Decide[S]) -> Applied[S]:
         while True:
-            doc = await self._read(aggregate_id)
-            applied, new = await self._decide(aggregate_id, doc, ctx, decide)
+            doc, cached = await self._read(aggregate_id)
+            try:
+                applied, new = await self._decide(aggregate_id, doc, ctx, decide)
+            except Rejected:
+                if cached and doc is not None and await self._stale(doc):
+                    continue  # refused on an old copy: decide again on the stored one
+                raise
             if new is None:
+                if cached and doc is not None and await self._stale(doc):
+                    continue
                 return applied
             stored = await self._write(aggregate_id, doc, new)
             if stored is not None:
@@ -188,11 +223,15 @@ class AggregateStore(Generic[S]):
     ) -> Applied[S]:
         staged = unit.get(self, aggregate_id)
         if staged is None:
-            staged = unit.stage(self, aggregate_id, await self._read(aggregate_id))
+            doc, cached = await self._read(aggregate_id)
+            staged = unit.stage(self, aggregate_id, doc, cached=cached)
+        elif unit.must_flush(staged, ctx.root):
+            await unit.flush()  # a saga's later step: its earlier ones are stored first
         async with staged.lock:
             applied, new = await self._decide(aggregate_id, staged.doc, ctx, decide)
             if new is not None:
-                staged.doc, staged.changed = new, True
+                staged.doc = new
+                unit.changed(staged, ctx.root)
                 staged.applied.append(applied)
         return applied
 
@@ -294,6 +333,7 @@ class AggregateStore(Generic[S]):
                 continue
             stored = {**s.doc, "version": (s.base["version"] if s.base else 0) + 1}
             self._stored(stored)
+            s.stored = stored
             for applied in s.applied:
                 applied.stored = stored
 

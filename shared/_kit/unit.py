@@ -12,6 +12,13 @@ the aggregates the unit did write recognise their keys (duplicates), the others 
 decided again on fresh state, so the outcome is the one sequential handling gives.
 Timer operations wait for the unit's writes, so a timer is never cancelled (or
 scheduled) for a change that did not happen.
+
+A handler that changes an aggregate, then others, then the first one again (a saga:
+reserve on a roster, create the visits, settle the roster) relies on its steps becoming
+durable in that order, so that a crash between them leaves the earlier ones only. Folding
+the two changes of the first aggregate into one write would store the settlement before
+the visits. So such a second change first writes the unit as it stands (`flush`): what a
+crash can leave is then what handling the messages one by one can leave.
 """
 
 import asyncio
@@ -40,16 +47,26 @@ class Staged:
     base: Document | None
     doc: Document | None
     changed: bool = False
+    # `base` came from the store's memory: if nothing is written for it, its version is
+    # checked before the unit's writes stand (a refusal on a stale copy is a conflict)
+    cached: bool = False
     # the results handed out for this aggregate: they learn the stored document on write
     applied: list[Any] = field(default_factory=list)
+    # the messages (their root keys) whose changes are staged here, since the last write
+    roots: set[str] = field(default_factory=set)
+    # when it was last changed (the unit's count of changes) and written (count of flushes)
+    touched: int = 0
+    flushed: int = 0
+    stored: Document | None = None  # as the last write stored it
     # one decision at a time on this aggregate, even from tasks a handler runs side by side
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    staged: dict[tuple[int, str], tuple[Document | None, bool, int]]
+    staged: dict[tuple[int, str], tuple[Document | None, bool, int, frozenset[str]]]
     timer_ops: int
+    flushes: int
 
 
 @dataclass
@@ -58,15 +75,45 @@ class Unit:
 
     staged: dict[tuple[int, str], Staged] = field(default_factory=dict)
     timer_ops: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    changes: int = 0
+    flushes: int = 0
 
     def get(self, store: object, aggregate_id: str) -> Staged | None:
         return self.staged.get((id(store), aggregate_id))
 
-    def stage(self, store: object, aggregate_id: str, base: Document | None) -> Staged:
+    def stage(
+        self, store: object, aggregate_id: str, base: Document | None, *, cached: bool = False
+    ) -> Staged:
         """The staged aggregate (the first read of it wins if two tasks read it at once)."""
         return self.staged.setdefault(
-            (id(store), aggregate_id), Staged(store, aggregate_id, base, base)
+            (id(store), aggregate_id), Staged(store, aggregate_id, base, base, cached=cached)
         )
+
+    def changed(self, staged: Staged, root: str) -> None:
+        """Record that the message `root` changed `staged`."""
+        self.changes += 1
+        staged.changed, staged.touched = True, self.changes
+        staged.roots.add(root)
+
+    def must_flush(self, staged: Staged, root: str) -> bool:
+        """Whether changing `staged` again for the message `root` must first write the unit:
+        that message changed it already, and other aggregates since."""
+        return root in staged.roots and any(
+            s.touched > staged.touched for s in self.staged.values() if s.changed
+        )
+
+    async def flush(self) -> None:
+        """Write what is staged now (raises Conflict); the unit goes on from the stored
+        documents."""
+        await self.write()
+        self.flushes += 1
+        self.timer_ops.clear()
+        for staged in self.staged.values():
+            if staged.changed:
+                staged.base = staged.doc = staged.stored
+                staged.changed, staged.cached, staged.flushed = False, False, self.flushes
+                staged.applied.clear()
+                staged.roots.clear()
 
     def defer(self, op: Callable[[], Awaitable[object]]) -> None:
         self.timer_ops.append(op)
@@ -74,28 +121,45 @@ class Unit:
     def checkpoint(self) -> "Checkpoint":
         """What the unit holds now, to go back to if the next message is refused."""
         return Checkpoint(
-            {k: (s.doc, s.changed, len(s.applied)) for k, s in self.staged.items()},
+            {
+                k: (s.doc, s.changed, len(s.applied), frozenset(s.roots))
+                for k, s in self.staged.items()
+            },
             len(self.timer_ops),
+            self.flushes,
         )
 
     def rollback(self, checkpoint: "Checkpoint") -> None:
         """Forget everything staged since `checkpoint` (documents are replaced, never
-        mutated, so the ones it holds are as they were)."""
+        mutated, so the ones it holds are as they were). What a flush wrote since stays
+        written, as it would had the messages been handled one by one."""
         for key in list(self.staged):
-            if key not in checkpoint.staged:
-                del self.staged[key]
-                continue
             staged = self.staged[key]
-            staged.doc, staged.changed, kept = checkpoint.staged[key]
-            del staged.applied[kept:]
-        del self.timer_ops[checkpoint.timer_ops :]
+            if staged.flushed > checkpoint.flushes:
+                staged.doc, staged.changed = staged.base, False
+                staged.applied.clear()
+                staged.roots.clear()
+            elif key not in checkpoint.staged:
+                del self.staged[key]
+            else:
+                staged.doc, staged.changed, kept, roots = checkpoint.staged[key]
+                del staged.applied[kept:]
+                staged.roots = set(roots)
+        flushed = checkpoint.flushes != self.flushes
+        del self.timer_ops[0 if flushed else checkpoint.timer_ops :]
 
     async def write(self) -> None:
-        """Write every changed aggregate (raises Conflict), then run the timer operations."""
+        """Check the aggregates decided on from memory without a change, write every changed
+        aggregate (both raise Conflict), then run the timer operations."""
         by_store: dict[int, list[Staged]] = {}
+        kept: dict[int, list[Staged]] = {}
         for staged in self.staged.values():
             if staged.changed:
                 by_store.setdefault(id(staged.store), []).append(staged)
+            elif staged.cached:
+                kept.setdefault(id(staged.store), []).append(staged)
+        for group in kept.values():
+            await group[0].store.verify_unchanged(group)
         for group in by_store.values():
             await group[0].store.write_staged(group)
         for op in self.timer_ops:

@@ -1,0 +1,146 @@
+"""A unit of work keeps what one-by-one handling promises: a saga's steps become durable in
+order, and a refusal taken on a remembered copy is checked against the stored one."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pydantic import Field
+
+from shared import AggregateStore, Change, Context, Fact, Reason, Rejected, State
+from shared._kit.clock import ManualClock
+from shared._kit.envelope import CloudEvent
+from shared._kit.memory import MemoryDatabase
+from shared._kit.unit import Conflict, Unit
+
+FULL = Reason("full", "no room left")
+
+
+class Slots(State):
+    taken: list[str] = Field(default_factory=list)
+    settled: list[str] = Field(default_factory=list)
+
+
+class Taken(Fact, type="t.taken", subject="slot"):
+    slot: str
+
+
+class _Timers:
+    async def schedule(self, *_: Any, **__: Any) -> None:
+        return None
+
+    async def cancel(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+def _ctx(event_id: str, unit: Unit | None) -> Context:
+    event = CloudEvent(id=event_id, source="/test", type="t.cmd", subject="s")
+    clock = ManualClock(datetime(2026, 11, 28, tzinfo=UTC))
+    return Context.of(event, source="/test", clock=clock, timers=_Timers(), unit=unit)  # type: ignore[arg-type]
+
+
+def _stores(db: MemoryDatabase) -> tuple[AggregateStore[Slots], AggregateStore[Slots]]:
+    clock = ManualClock(datetime(2026, 11, 28, tzinfo=UTC))
+    return (
+        AggregateStore(db["roster"], Slots, clock=clock),  # type: ignore[arg-type]
+        AggregateStore(db["visits"], Slots, clock=clock),  # type: ignore[arg-type]
+    )
+
+
+def _take(name: str) -> Any:
+    def decide(state: Slots | None) -> Change[Slots]:
+        s = state or Slots()
+        return Change(Slots(taken=[*s.taken, name], settled=s.settled), [Taken(slot=name)])
+
+    return decide
+
+
+def _settle(name: str) -> Any:
+    def decide(state: Slots | None) -> Change[Slots]:
+        s = state or Slots()
+        return Change(Slots(taken=s.taken, settled=[*s.settled, name]), [])
+
+    return decide
+
+
+async def test_a_saga_step_after_others_writes_the_earlier_steps_first() -> None:
+    db = MemoryDatabase()
+    roster, visits = _stores(db)
+    unit = Unit()
+    ctx = _ctx("m1", unit)
+    await roster.apply("r", ctx.step("reserve"), _take("v1"))
+    await visits.apply("b1", ctx.step("visits"), _take("h1"))
+    assert db["visits"].docs == {}, "staged, not written"
+
+    await roster.apply("r", ctx.step("settle"), _settle("v1"))
+
+    assert db["visits"].docs["b1"]["state"]["taken"] == ["h1"], "stored before the settlement"
+    assert db["roster"].docs["r"]["state"] == {"taken": ["v1"], "settled": []}
+    await unit.write()
+    assert db["roster"].docs["r"]["state"]["settled"] == ["v1"]
+    assert db["roster"].docs["r"]["version"] == 2
+
+
+async def test_two_changes_in_a_row_to_one_aggregate_are_one_write() -> None:
+    db = MemoryDatabase()
+    roster, _ = _stores(db)
+    unit = Unit()
+    ctx = _ctx("m1", unit)
+    await roster.apply("r", ctx.step("reserve"), _take("v1"))
+    await roster.apply("r", ctx.step("settle"), _settle("v1"))
+
+    assert "r" not in db["roster"].docs
+    await unit.write()
+    assert db["roster"].docs["r"]["version"] == 1
+
+
+async def test_a_refusal_after_a_flush_keeps_what_the_flush_wrote() -> None:
+    db = MemoryDatabase()
+    roster, visits = _stores(db)
+    unit = Unit()
+    ctx = _ctx("m1", unit)
+    checkpoint = unit.checkpoint()
+    await roster.apply("r", ctx.step("reserve"), _take("v1"))
+    await visits.apply("b1", ctx.step("visits"), _take("h1"))
+    await roster.apply("r", ctx.step("settle"), _settle("v1"))
+
+    unit.rollback(checkpoint)  # the handler was refused after its third step
+    await unit.write()
+
+    assert db["roster"].docs["r"]["state"] == {"taken": ["v1"], "settled": []}
+    assert db["visits"].docs["b1"]["state"]["taken"] == ["h1"]
+
+
+async def test_a_refusal_on_a_remembered_copy_is_checked_against_the_stored_one() -> None:
+    db = MemoryDatabase()
+    roster, _ = _stores(db)
+    await roster.apply("r", _ctx("m0", None), _take("v1"))  # remembered by this process
+    db["roster"].docs["r"]["state"]["taken"] = []  # another replica freed the slot
+    db["roster"].docs["r"]["version"] += 1
+
+    def needs_room(state: Slots | None) -> Change[Slots]:
+        if state is not None and state.taken:
+            raise Rejected(FULL, "taken")
+        return Change(Slots(taken=["v2"]), [])
+
+    await roster.apply("r", _ctx("m1", None), needs_room)
+
+    assert db["roster"].docs["r"]["state"]["taken"] == ["v2"]
+
+
+async def test_a_unit_refusing_on_a_remembered_copy_conflicts_at_its_write() -> None:
+    db = MemoryDatabase()
+    roster, _ = _stores(db)
+    await roster.apply("r", _ctx("m0", None), _take("v1"))
+    db["roster"].docs["r"]["version"] += 1  # changed elsewhere since
+
+    unit = Unit()
+    with pytest.raises(Rejected):
+        await roster.apply("r", _ctx("m1", unit), _raise_full)
+
+    with pytest.raises(Conflict):
+        await unit.write()
+
+
+def _raise_full(_: Slots | None) -> Change[Slots]:
+    raise Rejected(FULL, "taken")
