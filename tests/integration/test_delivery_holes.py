@@ -200,6 +200,44 @@ async def test_a_kill_between_store_and_commit_is_redelivered_without_a_second_e
     assert len({e["id"] for e in published if e["data"]["entry_id"] == "e0"}) == 1
 
 
+async def test_a_kill_mid_batch_after_folded_writes_leaves_every_effect_once(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """200 commands over 4 accounts, all waiting before the service starts, so they come in
+    batches whose commands per account are folded into one write; the service dies after
+    a batch's writes, before its events and its commit. Redelivered: every entry once."""
+    marker = tmp_path / "crashed"
+    total, accounts = 200, 4
+    commands = [entry(n, f"acct-{n % accounts}", n + 1) for n in range(total)]
+    commands[150] = entry(150, f"acct-{150 % accounts}", 151, behaviour="crash_after_store")
+    await ledger.send(commands)
+    first = ledger.process(LEDGER_CRASH_MARKER=str(marker))
+    await first.start()
+    assert await first.wait_exit(60) == -9
+    stored = await ledger.accounts()
+    assert "e150" in stored["acct-2"]["state"]["entries"], "the batch's writes were stored"
+    assert stored["acct-2"]["outbox"], "killed before its events were published"
+
+    second = ledger.process(LEDGER_CRASH_MARKER=str(marker))
+    await second.start()
+    try:
+        await ledger.wait_applied(total)
+        await ledger.wait_drained()
+    finally:
+        await second.stop()
+
+    final = await ledger.accounts()
+    for a in range(accounts):
+        expected = [f"e{n}" for n in range(a, total, accounts)]
+        assert sorted(final[f"acct-{a}"]["state"]["entries"]) == sorted(expected)
+        assert final[f"acct-{a}"]["state"]["balance"] == sum(n + 1 for n in range(a, total, 4))
+    versions = sum(final[f"acct-{a}"]["version"] for a in range(accounts))
+    assert versions < total, f"{versions} writes for {total} commands: folded per account"
+    published = await ledger.published(at_least=total)
+    per_entry = Counter(e["data"]["entry_id"] for e in {e["id"]: e for e in published}.values())
+    assert per_entry == Counter({f"e{n}": 1 for n in range(total)}), "one event id per entry"
+
+
 async def test_the_relay_alone_publishes_what_a_crash_left_and_skips_a_corrupt_document(
     ledger: Ledger,
 ) -> None:
