@@ -120,15 +120,22 @@ async def test_two_replicas_with_rebalances_mid_run_apply_each_effect_once(
     ledger: Ledger,
 ) -> None:
     total = 1500
-    await ledger.send([entry(n, f"acct-{n % 30}", n) for n in range(total)])
-    first, second = ledger.process(), ledger.process()
+    commands = [entry(n, f"acct-{n % 30}", n) for n in range(total)]
+    # small batches keep the first replica busy while the second joins; the commands come
+    # in three waves (before the join, after it, after the kill), so each replica has work
+    # whatever the speed of the machine
+    first = ledger.process(LEDGER_BATCH_MAX_RECORDS="10")
+    second = ledger.process(LEDGER_BATCH_MAX_RECORDS="10")
+    await ledger.send(commands[:600])
     await first.start()
     try:
         await ledger.wait_applied(200, timeout_s=60)
         await second.start()  # joins the group: partitions are rebalanced mid-run
         await second.wait_ready()
+        await ledger.send(commands[600:1200])
         await ledger.wait_applied(800)
         await first.kill()  # its partitions move to the survivor after the session timeout
+        await ledger.send(commands[1200:])
         await ledger.wait_applied(total)
         await ledger.wait_drained()
         assert await second.stop() == 0
