@@ -3,9 +3,11 @@
 Locally: Kafka and FerretDB (started here unless already up, with their data kept in
 the data folder, see infra/local.py), the development SMS gateway and mail sink
 (infra/dev_sinks.py, unless STATION_DEV_SINKS=0), then the four services as child
-processes whose log lines are interleaved on stdout. A service that dies is restarted with a backoff
-(infra/supervise.py) while the others keep running. Ctrl-C or SIGTERM stops the
-services, then the infrastructure this command started, leaving no process behind.
+processes whose log lines are interleaved on stdout: on a terminal one short coloured
+line per event (infra/stack_view.py, rendered by cli/render.py), else the JSON lines.
+A service that dies is restarted with a backoff (infra/supervise.py) while the others
+keep running. Ctrl-C or SIGTERM stops the services, then the infrastructure this
+command started, leaving no process behind.
 """
 
 import asyncio
@@ -23,13 +25,16 @@ from functools import partial
 from pathlib import Path
 
 from infra.local import Endpoints, current, down, running, up
+from infra.stack_view import LogView
 from infra.supervise import Supervised
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 DEFAULT_PORTS = {"mediation": 8101, "enterprise": 8102, "outreach": 8103, "notifier": 8104}
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SINKS = "dev-sinks"
-SMS_PORT, SMTP_PORT = 8110, 8025  # the notifier's default gateway and SMTP ports
+# the development SMS gateway and mail sink listen where the notifier's defaults point;
+# STATION_SMS_PORT / STATION_SMTP_PORT move them (and the notifier with them)
+SMS_PORT, SMTP_PORT = 8110, 8025
 STOP_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 60.0
 
@@ -55,9 +60,27 @@ def _port(name: str) -> int:
     return int(os.environ.get(f"{name.upper()}_HTTP_PORT", DEFAULT_PORTS[name]))
 
 
+def _sink_ports() -> tuple[int, int]:
+    return (
+        int(os.environ.get("STATION_SMS_PORT", SMS_PORT)),
+        int(os.environ.get("STATION_SMTP_PORT", SMTP_PORT)),
+    )
+
+
+def _sink_env() -> dict[str, str]:
+    """The notifier's gateway and SMTP settings pointing at the sinks (unless set)."""
+    sms, smtp = _sink_ports()
+    wanted = {
+        "NOTIFIER_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms}/sms",
+        "NOTIFIER_SMTP_HOST": "127.0.0.1",
+        "NOTIFIER_SMTP_PORT": str(smtp),
+    }
+    return {k: v for k, v in wanted.items() if k not in os.environ}
+
+
 def _ready(name: str) -> bool:
     url = (
-        f"http://127.0.0.1:{SMS_PORT}/healthz"
+        f"http://127.0.0.1:{_sink_ports()[0]}/healthz"
         if name == DEV_SINKS
         else f"http://127.0.0.1:{_port(name)}/readyz"
     )
@@ -68,10 +91,15 @@ def _ready(name: str) -> bool:
         return False
 
 
-async def _pump(name: str, stream: asyncio.StreamReader, prefix: bool) -> None:
+async def _pump(
+    name: str, stream: asyncio.StreamReader, prefix: bool, view: "LogView | None" = None
+) -> None:
     async for raw in stream:
         line = raw.decode(errors="replace").rstrip("\n")
-        print(f"{name:>10} | {line}" if prefix else line, flush=True)
+        if view is not None:
+            await view.show(name, line)
+        else:
+            print(f"{name:>10} | {line}" if prefix else line, flush=True)
 
 
 async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
@@ -90,12 +118,13 @@ async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
 
 def _argv(name: str) -> list[str]:
     if name == DEV_SINKS:
-        return ["infra.dev_sinks", "--sms-port", str(SMS_PORT), "--smtp-port", str(SMTP_PORT)]
+        sms, smtp = _sink_ports()
+        return ["infra.dev_sinks", "--sms-port", str(sms), "--smtp-port", str(smtp)]
     return [f"services.{name}"]
 
 
 def _starter(
-    name: str, env: dict[str, str], pumps: list["asyncio.Task[None]"]
+    name: str, env: dict[str, str], pumps: list["asyncio.Task[None]"], view: "LogView | None"
 ) -> Callable[[], Awaitable[asyncio.subprocess.Process]]:
     async def start() -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
@@ -110,7 +139,7 @@ def _starter(
             start_new_session=True,
         )
         if proc.stdout is not None:
-            pumps.append(asyncio.create_task(_pump(name, proc.stdout, sys.stdout.isatty())))
+            pumps.append(asyncio.create_task(_pump(name, proc.stdout, sys.stdout.isatty(), view)))
         return proc
 
     return start
@@ -150,6 +179,7 @@ async def _local_stack(ep: Endpoints) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     pumps: list[asyncio.Task[None]] = []
+    view: LogView | None = None
     supervised: dict[str, Supervised] = {}
     runs: dict[str, asyncio.Task[str | None]] = {}
     try:
@@ -158,10 +188,16 @@ async def _local_stack(ep: Endpoints) -> int:
         if found is not None:
             _emit("stack_data", dir=str(found.data), persistent=found.persistent)
         env = {**os.environ, **ep.env(), "LOG_FORMAT": os.environ.get("LOG_FORMAT", "auto")}
+        view = LogView.for_terminal(ep.kafka_bootstrap_servers)
         sinks = (DEV_SINKS,) if os.environ.get("STATION_DEV_SINKS", "1") != "0" else ()
+        if sinks:
+            env.update(_sink_env())
         for name in (*sinks, *SERVICES):
             supervised[name] = Supervised(
-                name, _starter(name, env, pumps), partial(asyncio.to_thread, _ready, name), _emit
+                name,
+                _starter(name, env, pumps, view),
+                partial(asyncio.to_thread, _ready, name),
+                _emit,
             )
             runs[name] = asyncio.create_task(supervised[name].run(stop))
         stopping = asyncio.create_task(stop.wait())
@@ -181,8 +217,8 @@ async def _local_stack(ep: Endpoints) -> int:
             **(
                 {
                     "dev_sinks": {
-                        "sms": f"http://127.0.0.1:{SMS_PORT}/sms",
-                        "smtp": f"127.0.0.1:{SMTP_PORT}",
+                        "sms": f"http://127.0.0.1:{_sink_ports()[0]}/sms",
+                        "smtp": f"127.0.0.1:{_sink_ports()[1]}",
                     }
                 }
                 if sinks
@@ -206,6 +242,8 @@ async def _local_stack(ep: Endpoints) -> int:
         await asyncio.gather(*runs.values(), return_exceptions=True)
         await _stop([s.proc for s in supervised.values() if s.proc is not None])
         await asyncio.gather(*pumps, return_exceptions=True)
+        if view is not None:
+            await view.close()
         if we_started_infra:
             down()
         _emit("stack_stopped", infrastructure="stopped" if we_started_infra else "left running")

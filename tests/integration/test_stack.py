@@ -99,6 +99,8 @@ async def test_stack_restarts_a_killed_service_and_ctrl_c_stops_everything(
         "STATION_KAFKA_CONTROLLER_PORT": str(controller_port),
         "STATION_MONGO_PORT": str(free_low_port({kafka_port, controller_port})),
         **{f"{name.upper()}_HTTP_PORT": str(free_port()) for name in SERVICES},
+        "STATION_SMS_PORT": str(free_port()),
+        "STATION_SMTP_PORT": str(free_port()),
     }
     for key in ("KAFKA_BOOTSTRAP_SERVERS", "MONGODB_URL"):
         env.pop(key, None)
@@ -107,7 +109,7 @@ async def test_stack_restarts_a_killed_service_and_ctrl_c_stops_everything(
     try:
         ready = await stack.wait_for("stack_ready", timeout_s=120)
         pids = ready["pids"]
-        assert set(pids) == {*SERVICES, "kafka", "ferretdb"}
+        assert set(pids) == {*SERVICES, "dev-sinks", "kafka", "ferretdb"}
 
         killed = time.monotonic()
         os.kill(pids["enterprise"], signal.SIGKILL)

@@ -13,6 +13,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ["mediation", "enterprise", "outreach", "notifier"]
 ONE_SHOT_JOBS = {"topics"}
+OPTIONAL = {"kafka-ui"}  # started only with its profile
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,14 @@ def compose() -> dict[str, Any]:
 
 def test_every_long_running_container_has_a_healthcheck(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"kafka", "mongo", "dev-sinks", *ONE_SHOT_JOBS, *APP_SERVICES}
+    assert set(services) == {
+        "kafka",
+        "mongo",
+        "dev-sinks",
+        *ONE_SHOT_JOBS,
+        *APP_SERVICES,
+        *OPTIONAL,
+    }
     for name, service in services.items():
         if name in ONE_SHOT_JOBS:
             assert service["restart"] == "no"
@@ -156,3 +164,17 @@ def test_the_notifier_reaches_the_development_sinks_unless_told_otherwise(
     )
     assert environment["NOTIFIER_SMTP_HOST"] == "${NOTIFIER_SMTP_HOST:-dev-sinks}"
     assert "8110:8110" in compose["services"]["dev-sinks"]["ports"]
+
+
+def test_the_kafka_web_ui_is_optional_pinned_read_only_and_local(compose: dict[str, Any]) -> None:
+    ui = compose["services"]["kafka-ui"]
+    assert ui["profiles"] == ["ui"], "only with `docker compose --profile ui up`"
+    image, _, tag = ui["image"].rpartition(":")
+    assert image == "ghcr.io/kafbat/kafka-ui"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), f"pinned to a release, not {tag!r}"
+    env = ui["environment"]
+    assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:9092"
+    assert env["KAFKA_CLUSTERS_0_READONLY"] == "true", "operators look; commands go through the CLI"
+    assert ui["ports"] == ["127.0.0.1:8080:8080"], "not published beyond this machine"
+    others = (s for name, s in compose["services"].items() if name != "kafka-ui")
+    assert all("profiles" not in s for s in others), "the stack itself needs no profile"

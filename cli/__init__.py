@@ -1,0 +1,1 @@
+"""The operators' command-line tool: `station submit|tail|story|stats|report|demo`."""
