@@ -87,3 +87,29 @@ async def test_one_update_of_many_statements_by_id_answers(store: PrivateStore) 
         assert await docs.count_documents({"v": 1}) == 301
     finally:
         await client.close()
+
+
+async def test_id_in_lists_find_exactly_the_documents_a_scan_finds(store: PrivateStore) -> None:
+    """`{_id: {$in: …}}` is pushed down to the _id index on SQLite (a build patch): the
+    documents found are those of a scan, whatever the list holds."""
+    client: Client = AsyncMongoClient(store.url)
+    try:
+        docs = client["lookup"]["processed"]
+        await docs.insert_many([{"_id": f"k{n}", "n": n} for n in range(1200)])
+        await docs.insert_many([{"_id": n, "n": n} for n in range(5)])
+
+        async def ids(query: dict[str, Any]) -> list[object]:
+            return sorted([d["_id"] async for d in docs.find(query)], key=repr)
+
+        strings = [f"k{n}" for n in range(0, 1200, 7)] + ["missing", "k5"]
+        assert await ids({"_id": {"$in": strings}}) == sorted(
+            {f"k{n}" for n in range(0, 1200, 7)} | {"k5"}, key=repr
+        )
+        assert await ids({"_id": {"$in": ["k1", 2, "k3"]}}) == sorted(["k1", 2, "k3"], key=repr)
+        many = [f"k{n}" for n in range(600)]  # past the 500 pushed down: the scan answers
+        assert len(await ids({"_id": {"$in": many}})) == 600
+        assert await ids({"_id": {"$in": []}}) == []
+        assert await ids({"_id": {"$in": ["k10", "k11"]}, "n": 11}) == ["k11"]
+        assert await ids({"_id": {"$in": ["k10"], "$ne": "k10"}}) == []
+    finally:
+        await client.close()
