@@ -10,7 +10,6 @@ commits after it (never before):
 """
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,35 +99,52 @@ class Consumer:
         await self.handle_batch([record])
 
     async def handle_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Process a batch until every record's effects are durable and its events published."""
+        """Process a batch until every record's effects are durable and its events published.
+
+        The whole batch (every partition in it) is one unit of work: one read of what was
+        finished before, one bulk write per store, one publish, one marking. Should the unit
+        fail (a conflict, a record that cannot be parsed, a handler error), each partition's
+        records are handled one by one, the partitions side by side, so the culprit is
+        retried or dead-lettered alone and the others go on."""
+        if not records:
+            return
+        since = time.monotonic()
         by_partition: dict[int, list[ConsumerRecord[bytes, bytes]]] = {}
         for record in records:
             by_partition.setdefault(record.partition, []).append(record)
-        await asyncio.gather(*(self._partition(p, rs) for p, rs in by_partition.items()))
-
-    async def _partition(self, partition: int, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        self.busy[partition] = (records[0].offset, time.monotonic())
+            self.busy.setdefault(record.partition, (record.offset, since))
         try:
-            events: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
-            for record in records:
-                with contextlib.suppress(NotACloudEventError):  # left to the one-by-one path
-                    events.append((record, CloudEvent.from_bytes(record.value or b"")))
-            if len(events) > 1 and len(events) == len(records):
-                try:
-                    await self._as_one_unit(events)
-                except Conflict:
-                    self.metrics.retries.labels(self.service, "conflict").inc()
-                except Exception as exc:  # noqa: BLE001 - one by one finds the culprit
-                    log.info(
-                        "batch_split", topic=self.topic, partition=partition, error=repr(exc)[:300]
-                    )
-                else:
-                    return
-            for record in records:
-                self.busy[partition] = (record.offset, time.monotonic())
-                await self._handle(record)
+            if len(records) > 1 and await self._whole_batch(records):
+                return
+            await asyncio.gather(*(self._one_by_one(p, rs) for p, rs in by_partition.items()))
         finally:
-            self.busy.pop(partition, None)
+            for partition in by_partition:
+                self.busy.pop(partition, None)
+
+    async def _whole_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
+        """Handle the batch as one unit; False if it has to be handled one by one."""
+        events: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
+        for record in records:
+            try:
+                events.append((record, CloudEvent.from_bytes(record.value or b"")))
+            except NotACloudEventError:
+                return False  # left to the one-by-one path, which dead-letters it
+        try:
+            await self._as_one_unit(events)
+        except Conflict:
+            self.metrics.retries.labels(self.service, "conflict").inc()
+            return False
+        except Exception as exc:  # noqa: BLE001 - one by one finds the culprit
+            log.info("batch_split", topic=self.topic, records=len(records), error=repr(exc)[:300])
+            return False
+        return True
+
+    async def _one_by_one(
+        self, partition: int, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
+        for record in records:
+            self.busy[partition] = (record.offset, time.monotonic())
+            await self._handle(record)
 
     async def _as_one_unit(
         self, events: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]]

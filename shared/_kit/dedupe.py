@@ -9,7 +9,8 @@ It is written after the message's events are published and before its offset is
 committed; a crash in between leaves the aggregate inbox to recognise the redelivery.
 """
 
-import asyncio
+import contextlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,7 +27,9 @@ Document = dict[str, Any]
 Outcome = Literal["applied", "rejected", "ignored"]
 BULK_CHUNK = 50
 DUPLICATE_KEY = 11000
-LOOKUPS_AT_ONCE = 16
+# keys per `_id` list lookup: FerretDB's patched SQLite store pushes lists of up to 500 down
+LOOKUP_CHUNK = 500
+RECENT_KEYS = 100_000
 
 
 @dataclass(frozen=True)
@@ -46,27 +49,56 @@ class Processed:
         self.collection = collection
         self.clock = clock
         self.window = window
+        # keys this process recorded lately: asked again (to trim an inbox), they need no
+        # query; a key is added only once its record is stored
+        self._recent: OrderedDict[str, None] = OrderedDict()
 
     async def create_indexes(self) -> None:
         await self.collection.create_index([("at", ASCENDING)])
 
-    async def seen(self, key: str) -> Finished | None:
-        doc = await self.collection.find_one({"_id": key})
-        if doc is None:
-            return None
+    @staticmethod
+    def _finished(doc: Document) -> Finished:
         events = [CloudEvent.model_validate_json(e) for e in doc.get("events", [])]
         return Finished(doc["outcome"], events)
 
+    async def seen(self, key: str) -> Finished | None:
+        doc = await self.collection.find_one({"_id": key})
+        return None if doc is None else self._finished(doc)
+
+    async def _found(self, keys: Sequence[str], projection: Document | None) -> list[Document]:
+        """The records of `keys`, by `_id` lists of at most LOOKUP_CHUNK (FerretDB's SQLite
+        store answers those from its _id index: a build patch, infra/artifacts.py)."""
+        found: list[Document] = []
+        for start in range(0, len(keys), LOOKUP_CHUNK):
+            chunk = list(keys[start : start + LOOKUP_CHUNK])
+            found.extend(
+                [d async for d in self.collection.find({"_id": {"$in": chunk}}, projection)]
+            )
+        return found
+
+    async def seen_many(self, keys: Sequence[str]) -> dict[str, Finished | None]:
+        """`seen` for many keys at once, in a query per LOOKUP_CHUNK keys."""
+        found = {d["_id"]: self._finished(d) for d in await self._found(keys, None)}
+        return {k: found.get(k) for k in keys}
+
     async def known(self, keys: Sequence[str]) -> set[str]:
-        """Which of `keys` are recorded (one query)."""
-        if not keys:
-            return set()
-        cursor = self.collection.find({"_id": {"$in": list(keys)}}, {"_id": 1})
-        return {doc["_id"] async for doc in cursor}
+        """Which of `keys` are recorded (those this process recorded lately, from memory)."""
+        remembered = {k for k in keys if k in self._recent}
+        rest = [k for k in keys if k not in remembered]
+        if not rest:
+            return remembered
+        return remembered | {d["_id"] for d in await self._found(rest, {"_id": 1})}
+
+    def _remember(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._recent[key] = None
+            self._recent.move_to_end(key)
+        while len(self._recent) > RECENT_KEYS:
+            self._recent.popitem(last=False)
 
     async def record(self, key: str, outcome: Outcome, events: Sequence[CloudEvent] = ()) -> None:
         """Remember a finished message (idempotent: the first record stands)."""
-        try:
+        with contextlib.suppress(DuplicateKeyError):
             await self.collection.insert_one(
                 {
                     "_id": key,
@@ -75,20 +107,7 @@ class Processed:
                     "events": [e.model_dump_json(exclude_none=True) for e in events],
                 }
             )
-        except DuplicateKeyError:
-            return
-
-    async def seen_many(self, keys: Sequence[str]) -> dict[str, Finished | None]:
-        """`seen` for many keys at once: one `_id` lookup each (the only lookups FerretDB
-        answers from its index), run side by side."""
-        limit = asyncio.Semaphore(LOOKUPS_AT_ONCE)
-
-        async def one(key: str) -> Finished | None:
-            async with limit:
-                return await self.seen(key)
-
-        found = await asyncio.gather(*(one(k) for k in keys))
-        return dict(zip(keys, found, strict=True))
+        self._remember([key])
 
     async def record_many(
         self, finished: Sequence[tuple[str, Outcome, Sequence[CloudEvent]]]
@@ -110,6 +129,7 @@ class Processed:
             except BulkWriteError as exc:
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
+        self._remember([key for key, _, _ in finished])
 
     async def sweep(self) -> int:
         """Forget what is older than the window; return how many were forgotten."""

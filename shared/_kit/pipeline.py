@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, Protocol
 import structlog
 from pydantic import ValidationError
 
-from shared._kit.aggregates import mark_all_published
+from shared._kit.aggregates import published_later
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.dedupe import Finished, Processed
@@ -180,7 +180,7 @@ class Pipeline:
         # a message and its redelivery in one unit answer with the same events: send once
         events = list({e.id: e for h in handled for e in h.events}.values())
         await self.outlet.publish(self.events_topic, events)
-        await mark_all_published([a for h in handled for a in h.applied])
+        published_later([a for h in handled for a in h.applied])
         for h in handled:
             self._log(h)
 

@@ -45,6 +45,8 @@ S = TypeVar("S", bound=ServiceSettings)
 log = structlog.get_logger("station.runtime")
 ASYNCAPI_PATH = "/docs/asyncapi"
 HOUSEKEEPING_S = 3600.0
+# published events leave the outboxes of aggregates not written again within this time
+MARK_SENT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,13 @@ def build_app(
         for store in runtime.stores:
             await store.create_indexes()
 
+    async def mark_sent() -> None:
+        for store in runtime.stores:
+            await store.mark_sent()
+
     async def start_loops() -> None:
         background.append(asyncio.create_task(relay.run()))
+        background.append(asyncio.create_task(every(MARK_SENT_S, mark_sent, "outbox_marking")))
         background.append(
             asyncio.create_task(every(HOUSEKEEPING_S, runtime.processed.sweep, "dedupe_sweep"))
         )
@@ -167,6 +174,10 @@ def build_app(
         await asyncio.gather(*background, return_exceptions=True)
 
     async def stop_plumbing() -> None:
+        try:  # the consumers are stopped: what they published leaves the outboxes now
+            await mark_sent()
+        except Exception as exc:  # noqa: BLE001 - at worst the relay publishes them again
+            log.warning("outbox_marking_failed", error=f"{type(exc).__name__}: {exc}"[:300])
         await producer.stop()
 
     return AsgiFastStream(

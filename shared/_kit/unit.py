@@ -77,6 +77,8 @@ class Unit:
     timer_ops: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     changes: int = 0
     flushes: int = 0
+    # aggregates whose inbox was trimmed in this unit (once is enough, see AggregateStore)
+    trimmed: set[tuple[int, str]] = field(default_factory=set)
 
     def get(self, store: object, aggregate_id: str) -> Staged | None:
         return self.staged.get((id(store), aggregate_id))
@@ -114,6 +116,14 @@ class Unit:
                 staged.changed, staged.cached, staged.flushed = False, False, self.flushes
                 staged.applied.clear()
                 staged.roots.clear()
+
+    def trim_once(self, store: object, aggregate_id: str) -> bool:
+        """True the first time it is asked for this aggregate in this unit."""
+        key = (id(store), aggregate_id)
+        if key in self.trimmed:
+            return False
+        self.trimmed.add(key)
+        return True
 
     def defer(self, op: Callable[[], Awaitable[object]]) -> None:
         self.timer_ops.append(op)

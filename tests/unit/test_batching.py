@@ -7,6 +7,7 @@ from typing import Any
 from aiokafka.structs import ConsumerRecord
 
 from shared._kit.consuming import Consumer, RetryPolicy
+from shared._kit.envelope import identity_key
 from shared._kit.failures import Failures
 from shared._kit.metrics import PlatformMetrics
 from shared.testing import Scenario
@@ -28,6 +29,10 @@ def _consumer(scenario: Scenario[Any]) -> Consumer:
         PlatformMetrics(),
         RetryPolicy(Failures().transient, initial_backoff_s=0),
     )
+
+
+def _events(scenario: Scenario[Any], pings: Sequence[tuple[str, float, str]]) -> list[Any]:
+    return [scenario.envelope(Ping(key=k, n=n), id=i)[1] for k, n, i in pings]
 
 
 def _records(scenario: Scenario[Any], pings: Sequence[tuple[str, float, str]]) -> list[Any]:
@@ -82,8 +87,31 @@ async def test_a_batch_ends_as_one_by_one_handling_with_one_write_per_aggregate(
             "counters", f"k{n}", Counter
         )
     assert [e.id for e in batched.published[5:]] == [e.id for e in sequential.published[5:]]
-    assert writes.bulk == 2, "one bulk write of the 5 aggregates, one of their marks"
+    assert writes.bulk == 1, "one bulk write of the 5 aggregates; their marks wait"
     assert writes.single == 0
+    await batched.runtime.stores[0].mark_sent()  # the marking loop, a second later
+    assert writes.bulk == 2
+    assert all(d["outbox"] == [] for d in batched.db["counters"].docs.values())
+
+
+async def test_published_events_leave_the_outbox_with_the_aggregates_next_write() -> None:
+    scenario = Scenario(SERVICE)
+    await scenario.given(*(Ping(key=f"k{n}", n=0) for n in range(5)))
+    writes = _CountingWrites(scenario)
+    first = [(f"k{n % 5}", 1.0, f"a-{n}") for n in range(20)]
+    second = [(f"k{n % 5}", 1.0, f"b-{n}") for n in range(20)]
+
+    await _consumer(scenario).handle_batch(_records(scenario, first))
+    await _consumer(scenario).handle_batch(_records(scenario, second))
+
+    assert writes.bulk == 2, "no write of its own for marking the first batch's events"
+    docs = scenario.db["counters"].docs.values()
+    causes = {e["cause"] for d in docs for e in d["outbox"]}
+    second_keys = {identity_key(e.source, e.id) for e in _events(scenario, second)}
+    assert causes == second_keys, "only the second batch's events are left to mark"
+    await scenario.runtime.stores[0].mark_sent()
+    assert all(d["outbox"] == [] for d in docs)
+    assert scenario.runtime.stores[0].unmarked == 0
 
 
 async def test_a_refusal_inside_a_batch_undoes_only_that_message() -> None:

@@ -1,7 +1,8 @@
 """A unit of work keeps what one-by-one handling promises: a saga's steps become durable in
 order, and a refusal taken on a remembered copy is checked against the stored one."""
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -144,3 +145,62 @@ async def test_a_unit_refusing_on_a_remembered_copy_conflicts_at_its_write() -> 
 
 def _raise_full(_: Slots | None) -> Change[Slots]:
     raise Rejected(FULL, "taken")
+
+
+class _Finished:
+    """The record of finished messages, counting how often it is asked."""
+
+    window = timedelta(days=7)
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.done: set[str] = set()
+
+    async def known(self, keys: Sequence[str]) -> set[str]:
+        self.asked += 1
+        return {k for k in keys if k in self.done}
+
+
+async def test_a_long_run_of_commands_to_one_aggregate_asks_for_finished_keys_once() -> None:
+    db, finished = MemoryDatabase(), _Finished()
+    clock = ManualClock(datetime(2026, 11, 28, tzinfo=UTC))
+    store = AggregateStore(db["roster"], Slots, clock=clock, finished=finished, inbox_size=5)  # type: ignore[arg-type]
+    first = Unit()
+    for n in range(30):
+        await store.apply("r", _ctx(f"a{n}", first), _take(f"a{n}"))
+    await first.write()
+    assert finished.asked == 1, "not once per command past the limit"
+    assert len(db["roster"].docs["r"]["inbox"]) == 30, "nothing finished yet: all kept"
+
+    finished.done = {_ctx(f"a{n}", None).key for n in range(30)}  # the first unit finished
+    second = Unit()
+    for n in range(30):
+        await store.apply("r", _ctx(f"b{n}", second), _take(f"b{n}"))
+    await second.write()
+    assert finished.asked == 2
+    inbox = db["roster"].docs["r"]["inbox"]
+    assert len(inbox) < 30 + 5, "the finished keys of the first unit were dropped"
+    assert {e.split(" ")[0] for e in inbox} >= {_ctx(f"b{n}", None).key for n in range(30)}
+
+
+async def test_inbox_entries_written_in_earlier_formats_still_count_as_applied() -> None:
+    db = MemoryDatabase()
+    roster, _ = _stores(db)
+    plain, as_dict = _ctx("old-1", None), _ctx("old-2", None)
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    db["roster"].docs["r"] = {
+        "_id": "r",
+        "version": 3,
+        "state": {"taken": ["x"], "settled": []},
+        "inbox": [plain.key, {"k": as_dict.key, "r": as_dict.key, "t": now}],
+        "outbox": [],
+        "outbox_since": None,
+    }
+
+    again = [await roster.apply("r", ctx, _take("y")) for ctx in (plain, as_dict)]
+    fresh = await roster.apply("r", _ctx("new", None), _take("z"))
+
+    assert all(a.duplicate for a in again), "recognised in both earlier formats"
+    assert fresh.state is not None
+    assert fresh.state.taken == ["x", "z"]
+    assert db["roster"].docs["r"]["inbox"][-1].startswith(_ctx("new", None).key + " ")
