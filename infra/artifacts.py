@@ -145,8 +145,8 @@ _PATCHES = (
         "\t\t\t// patched: `{_id: {$in: [strings or ObjectIds]}}` as `IN (…)`\n"
         "\t\t\td := v.(*types.Document)\n"
         "\t\t\tvar in []any\n"
-        "\t\t\tif d.Len() == 1 && d.Has(\"$in\") {\n"
-        "\t\t\t\tarr, _ := must.NotFail(d.Get(\"$in\")).(*types.Array)\n"
+        '\t\t\tif d.Len() == 1 && d.Has("$in") {\n'
+        '\t\t\t\tarr, _ := must.NotFail(d.Get("$in")).(*types.Array)\n'
         "\t\t\t\tfor i := 0; arr != nil && arr.Len() <= 500 && i < arr.Len(); i++ {\n"
         "\t\t\t\t\tswitch id := must.NotFail(arr.Get(i)).(type) {\n"
         "\t\t\t\t\tcase string, types.ObjectID:\n"
@@ -158,7 +158,7 @@ _PATCHES = (
         "\t\t\t}\n"
         "\t\t\tif len(in) > 0 {\n"
         "\t\t\t\twhereClause = fmt.Sprintf(` WHERE %s IN (?%s)`, metadata.IDColumn, "
-        "strings.Repeat(\", ?\", len(in)-1))\n"
+        'strings.Repeat(", ?", len(in)-1))\n'
         "\t\t\t\targs = in\n"
         "\t\t\t}\n"
         "\t\t}\n\t}\n\n\tq += whereClause\n",
