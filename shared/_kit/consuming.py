@@ -129,15 +129,23 @@ class Consumer:
                 events.append((record, CloudEvent.from_bytes(record.value or b"")))
             except NotACloudEventError:
                 return False  # left to the one-by-one path, which dead-letters it
-        try:
-            await self._as_one_unit(events)
-        except Conflict:
-            self.metrics.retries.labels(self.service, "conflict").inc()
-            return False
-        except Exception as exc:  # noqa: BLE001 - one by one finds the culprit
-            log.info("batch_split", topic=self.topic, records=len(records), error=repr(exc)[:300])
-            return False
-        return True
+        outages = 0
+        while True:
+            try:
+                await self._as_one_unit(events)
+            except Conflict:
+                self.metrics.retries.labels(self.service, "conflict").inc()
+                return False
+            except Exception as exc:  # noqa: BLE001 - an outage is waited out, else split
+                if not self.retry.transient(exc):
+                    log.info(
+                        "batch_split", topic=self.topic, records=len(records), error=repr(exc)[:300]
+                    )
+                    return False
+                outages += 1  # the whole batch again once the server answers
+                await self._retry_later("transient", records[0], outages, exc)
+                continue
+            return True
 
     async def _one_by_one(
         self, partition: int, records: list[ConsumerRecord[bytes, bytes]]

@@ -58,12 +58,14 @@ async def test_a_server_that_stops_answering_is_an_outage_retried_then_passed(
             "forwarded",
         )
         total = 300
-        await ledger.send([entry(n, f"acct-{n % 5}", 1) for n in range(total)])
+        commands = [entry(n, f"acct-{n % 5}", 1) for n in range(total)]
+        await ledger.send(commands[:150])
         service = ledger.process(LEDGER_MONGODB_TIMEOUT_S="1")
         await service.start()
         try:
             await ledger.wait_applied(50)
             forwarder.frozen.set()
+            await ledger.send(commands[150:])  # work that has to meet the frozen server
 
             async def timed_out() -> bool:
                 return any(e["event"] == "transient_failure" for e in service.events())

@@ -149,3 +149,35 @@ async def test_a_conflict_with_another_writer_falls_back_to_one_by_one() -> None
     assert await scenario.state("counters", "k", Counter) == Counter(total=110)
     totals = [e.data["total"] for e in scenario.published[1:] if e.data]
     assert totals == [105, 110], "decided again on the state the other writer left"
+
+
+async def test_an_outage_during_a_batch_is_waited_out_and_the_batch_handled_whole() -> None:
+    batched, sequential = Scenario(SERVICE), Scenario(SERVICE)
+    pings = [(f"k{n % 3}", float(n), f"id-{n}") for n in range(30)]
+    collection = batched.db["counters"]
+    real_bulk_write, outages = collection.bulk_write, 0
+
+    async def away_twice(*args: Any, **kwargs: Any) -> Any:
+        nonlocal outages
+        if outages < 2:
+            outages += 1
+            raise ConnectionError("the database is away")
+        return await real_bulk_write(*args, **kwargs)
+
+    for scenario in (batched, sequential):
+        await scenario.given(*(Ping(key=f"k{n}", n=0) for n in range(3)))
+    collection.bulk_write = away_twice  # type: ignore[method-assign]
+    consumer = _consumer(batched)
+
+    await consumer.handle_batch(_records(batched, pings))
+    for record in _records(sequential, pings):
+        await _consumer(sequential).handle(record)
+
+    assert outages == 2
+    for n in range(3):
+        assert await batched.state("counters", f"k{n}", Counter) == await sequential.state(
+            "counters", f"k{n}", Counter
+        )
+    assert [e.id for e in batched.published[3:]] == [e.id for e in sequential.published[3:]]
+    retried = consumer.metrics.retries.labels("svc", "transient")._value.get()
+    assert retried == 2
