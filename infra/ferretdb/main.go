@@ -50,7 +50,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "ferretdb-embedded: data folder: %v\n", err)
 			os.Exit(1)
 		}
-		config.SQLiteURL = "file:" + dir + "/?_pragma=synchronous(normal)"
+		config.SQLiteURL = "file:" + dir + "/"
 		where = "data in " + dir
 	case "postgresql":
 		if *postgresqlURL == "" {
