@@ -149,7 +149,7 @@ def zh_en(zh: str, en: str) -> Fact:
     """A fact from two format strings; fields are the event's data plus helpers."""
 
     def fact(d: Mapping[str, Any], lang: Lang) -> str:
-        return (zh if lang == "zh" else en).format_map(_Fields(d, lang))
+        return (zh if lang == "zh" else en).format_map(_Fields(d, lang)).rstrip()
 
     return fact
 
@@ -165,7 +165,9 @@ class _Fields(dict[str, str]):
         name, _, how = key.rpartition("__")
         if not name:
             name, how = key, ""
-        value = self.data.get(name, "?")
+        value = self.data.get(name)
+        if value is None:  # an optional field left out (a reason when accepted): nothing
+            return "" if not how else "?"
         lang = self.lang
         helpers: dict[str, Callable[[Any], str]] = {
             "kg": kg,

@@ -176,3 +176,19 @@ def test_every_known_type_has_a_name_and_a_fact(lang: str) -> None:
     for event_type in TYPE_NAMES:
         line = event_line(ev(event_type, "x", quantity_kg=5), lang)  # type: ignore[arg-type]
         assert line.plain
+
+
+def test_an_optional_field_left_out_shows_nothing_not_a_question_mark() -> None:
+    from cli.keyfacts import key_fact
+
+    accepted = key_fact(
+        "enterprise.respond_to_transfer", {"enterprise_id": "e1", "accepted": True}, "zh"
+    )
+    declined = key_fact(
+        "enterprise.respond_to_transfer",
+        {"enterprise_id": "e1", "accepted": False, "reason": "库房已满"},
+        "zh",
+    )
+
+    assert accepted == "e1 接受：是"  # noqa: RUF001 - the Chinese colon
+    assert declined == "e1 接受：否 库房已满"  # noqa: RUF001
