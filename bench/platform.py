@@ -24,10 +24,14 @@ from shared._kit.topics import dlq_topic
 from tests.support import ServiceProcess, command, produce
 
 
-async def raw_kafka_relay(bootstrap: str, events: int) -> float:
+async def relay_ends(
+    bootstrap: str, records: int
+) -> tuple[str, AIOKafkaConsumer, AIOKafkaProducer]:
+    """A topic holding `records` records, a started consumer of it, a started producer
+    (acks=all, idempotent), and the name of the topic to relay to."""
     source, sink = f"bench.{uuid.uuid4().hex[:8]}.in", f"bench.{uuid.uuid4().hex[:8]}.out"
     await ensure_topics(bootstrap, [source, sink])
-    await produce(bootstrap, source, [(f"k{n % 50}".encode(), b"x" * 300) for n in range(events)])
+    await produce(bootstrap, source, [(f"k{n % 50}".encode(), b"x" * 300) for n in range(records)])
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,
@@ -40,6 +44,11 @@ async def raw_kafka_relay(bootstrap: str, events: int) -> float:
     )
     await consumer.start()
     await producer.start()
+    return sink, consumer, producer
+
+
+async def raw_kafka_relay(bootstrap: str, events: int) -> float:
+    sink, consumer, producer = await relay_ends(bootstrap, events)
     latencies: list[float] = []
     try:
         started = 0.0
@@ -76,15 +85,20 @@ async def raw_mongo_updates(url: str, events: int) -> float:
     return report("raw single-document update_one", events, elapsed, latencies)
 
 
-async def platform_handler(bootstrap: str, url: str, events: int) -> float:
+async def ledger_run(
+    bootstrap: str, url: str, events: int, aggregates: int
+) -> tuple[float, list[float]]:
+    """The ledger service (one aggregate update and one event per command) handling
+    `events` commands spread over `aggregates` accounts, all waiting before it starts:
+    the seconds it took and each command's latency."""
     name = f"ledger-bench-{uuid.uuid4().hex[:8]}"
     topics = [f"{name}.intake", f"{name}.events"]
     await ensure_topics(bootstrap, [*topics, *map(dlq_topic, topics)])
     commands = [
         command(
             "ledger.record_entry",
-            f"acct-{n % 500}",
-            {"entry_id": f"e{n}", "account": f"acct-{n % 500}", "amount": 1},
+            f"acct-{n % aggregates}",
+            {"entry_id": f"e{n}", "account": f"acct-{n % aggregates}", "amount": 1},
         )
         for n in range(events)
     ]
@@ -108,6 +122,11 @@ async def platform_handler(bootstrap: str, url: str, events: int) -> float:
     finally:
         await service.kill()
         await drop_database(url, database)
+    return elapsed, latencies
+
+
+async def platform_handler(bootstrap: str, url: str, events: int) -> float:
+    elapsed, latencies = await ledger_run(bootstrap, url, events, 500)
     return report("platform: 1 update + 1 event", events, elapsed, latencies)
 
 

@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from bench.common import drop_database, handled
-from bench.platform import raw_kafka_relay, raw_mongo_updates
+from bench.platform import ledger_run, raw_kafka_relay, raw_mongo_updates, relay_ends
 from bench.plot import latency_plot
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent, kafka_headers
@@ -56,21 +56,7 @@ class Results:
 
 async def raw_batched_relay(bootstrap: str, records: int) -> float:
     """Consume, produce all of a batch without waiting one by one, commit once per batch."""
-    source, sink = f"bench.{uuid.uuid4().hex[:8]}.in", f"bench.{uuid.uuid4().hex[:8]}.out"
-    await ensure_topics(bootstrap, [source, sink])
-    await produce(bootstrap, source, [(f"k{n % 50}".encode(), b"x" * 300) for n in range(records)])
-    consumer = AIOKafkaConsumer(
-        source,
-        bootstrap_servers=bootstrap,
-        group_id=source,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
-    )
-    await consumer.start()
-    await producer.start()
+    sink, consumer, producer = await relay_ends(bootstrap, records)
     done, started = 0, 0.0
     try:
         while done < records:
@@ -96,36 +82,7 @@ async def _service_topics(bootstrap: str, prefix: str) -> None:
 
 async def platform_rate(bootstrap: str, url: str, commands: int, aggregates: int) -> float:
     """The ledger service handling `commands` spread over `aggregates` accounts."""
-    name = f"ledger-bench-{uuid.uuid4().hex[:8]}"
-    await _service_topics(bootstrap, name)
-    entries = [
-        command(
-            "ledger.record_entry",
-            f"acct-{n % aggregates}",
-            {"entry_id": f"e{n}", "account": f"acct-{n % aggregates}", "amount": 1},
-        )
-        for n in range(commands)
-    ]
-    await produce(bootstrap, f"{name}.intake", [(c.key, c.to_bytes()) for c in entries])
-    database = name.replace("-", "_")
-    service = ServiceProcess(
-        "ledger",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "MONGODB_URL": url,
-            "LEDGER_TOPIC_PREFIX": name,
-            "LEDGER_MONGODB_DATABASE": database,
-            "LEDGER_CONSUMER_GROUP": name,
-        },
-        module="tests.platform.ledger",
-    )
-    await service.start()
-    try:
-        elapsed, _ = await handled(service, commands)
-        await service.stop()
-    finally:
-        await service.kill()
-        await drop_database(url, database)
+    elapsed, _ = await ledger_run(bootstrap, url, commands, aggregates)
     return commands / elapsed
 
 

@@ -324,3 +324,23 @@ class EventTail:
 
         await eventually(arrived, timeout_s=timeout_s, what=f"{count} x {event_type} {data}")
         return self.of_type(event_type, **data)[:count]
+
+
+async def stats_of(port: int) -> dict[str, Any]:
+    """A service's /stats."""
+    async with httpx.AsyncClient() as http:
+        return dict((await http.get(f"http://127.0.0.1:{port}/stats")).json())
+
+
+async def stats_showing(port: int, timeout_s: float = 30, **expected: object) -> dict[str, Any]:
+    """A service's /stats once it shows the expected figures (it reacts to its own facts,
+    so its figures catch up after the fact that is awaited)."""
+    latest: dict[str, Any] = {}
+
+    async def caught_up() -> bool:
+        nonlocal latest
+        latest = await stats_of(port)
+        return all(latest.get(key) == value for key, value in expected.items())
+
+    await eventually(caught_up, timeout_s=timeout_s, what=f"/stats with {expected}")
+    return latest

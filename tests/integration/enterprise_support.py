@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -16,8 +15,9 @@ from tests.support import (
     Infra,
     ServiceProcess,
     command,
-    eventually,
     produce,
+    stats_of,
+    stats_showing,
 )
 
 BUTANONE = "78-93-3"
@@ -118,16 +118,8 @@ class Enterprise:
         )
 
     async def stats_once(self, **expected: object) -> dict[str, Any]:
-        """/stats once the service has caught up with its own facts (it reacts to them too)."""
-        latest: dict[str, Any] = {}
-
-        async def caught_up() -> bool:
-            nonlocal latest
-            latest = await self.stats()
-            return all(latest.get(key) == value for key, value in expected.items())
-
-        await eventually(caught_up, timeout_s=30, what=f"/stats with {expected}")
-        return latest
+        """/stats once it shows the expected figures."""
+        return await stats_showing(self.service.port, 30, **expected)
 
     async def timers(self) -> list[dict[str, Any]]:
         """The service's durable timers still to come."""
@@ -138,8 +130,7 @@ class Enterprise:
             await client.close()
 
     async def stats(self) -> dict[str, Any]:
-        async with httpx.AsyncClient() as http:
-            return dict((await http.get(f"http://127.0.0.1:{self.service.port}/stats")).json())
+        return await stats_of(self.service.port)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 from pymongo import AsyncMongoClient
 
 from shared._kit.envelope import CloudEvent
@@ -20,9 +19,10 @@ from tests.support import (
     Infra,
     ServiceProcess,
     command,
-    eventually,
     produce,
     start_group_at_end,
+    stats_of,
+    stats_showing,
 )
 
 TOPICS = ["mediation.intake", "mediation.events", "outreach.events"]
@@ -158,20 +158,11 @@ class Mediation:
         return vid
 
     async def stats(self) -> dict[str, Any]:
-        async with httpx.AsyncClient() as http:
-            return dict((await http.get(f"http://127.0.0.1:{self.service.port}/stats")).json())
+        return await stats_of(self.service.port)
 
     async def stats_once(self, **expected: object) -> dict[str, Any]:
-        """/stats once the service has caught up with its own facts (it reacts to them)."""
-        latest: dict[str, Any] = {}
-
-        async def caught_up() -> bool:
-            nonlocal latest
-            latest = await self.stats()
-            return all(latest.get(key) == value for key, value in expected.items())
-
-        await eventually(caught_up, timeout_s=30, what=f"/stats with {expected}")
-        return latest
+        """/stats once it shows the expected figures."""
+        return await stats_showing(self.service.port, 30, **expected)
 
     async def load_of(self, name: str) -> dict[str, int]:
         """A mediator's active cases and maximum, from /stats."""

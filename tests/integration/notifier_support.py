@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -24,6 +23,7 @@ from tests.support import (
     free_port,
     produce,
     start_group_at_end,
+    stats_of,
 )
 
 READS = ["enterprise.events", "mediation.events", "outreach.events"]
@@ -83,8 +83,7 @@ class Notifier:
         await self.service.wait_ready()
 
     async def stats(self) -> dict[str, Any]:
-        async with httpx.AsyncClient() as http:
-            return dict((await http.get(f"http://127.0.0.1:{self.service.port}/stats")).json())
+        return await stats_of(self.service.port)
 
     async def known(self, **kinds: int) -> None:
         """Wait until the directory holds that many recipients of each kind."""

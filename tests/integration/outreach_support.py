@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
@@ -29,7 +28,16 @@ from services.outreach.targeting import registry_entry
 from shared import Command, State
 from shared._kit.envelope import CloudEvent
 from shared._kit.topics import dlq_topic
-from tests.support import EventTail, Infra, ServiceProcess, command, eventually, produce
+from tests.support import (
+    EventTail,
+    Infra,
+    ServiceProcess,
+    command,
+    eventually,
+    produce,
+    stats_of,
+    stats_showing,
+)
 
 STATION_OFFSET = timedelta(hours=8)
 
@@ -158,20 +166,11 @@ class Outreach:
         return events
 
     async def stats(self) -> dict[str, Any]:
-        async with httpx.AsyncClient() as http:
-            return dict((await http.get(f"http://127.0.0.1:{self.service.port}/stats")).json())
+        return await stats_of(self.service.port)
 
     async def stats_once(self, **expected: object) -> dict[str, Any]:
         """/stats once it shows the expected figures."""
-        latest: dict[str, Any] = {}
-
-        async def caught_up() -> bool:
-            nonlocal latest
-            latest = await self.stats()
-            return all(latest.get(key) == value for key, value in expected.items())
-
-        await eventually(caught_up, timeout_s=60, what=f"/stats with {expected}")
-        return latest
+        return await stats_showing(self.service.port, 60, **expected)
 
     async def documents(self, collection: str) -> list[dict[str, Any]]:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.infra.mongodb_url)
