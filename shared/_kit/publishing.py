@@ -8,11 +8,12 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer
 
-from shared._kit.aggregates import AggregateStore, mark_all_published
+from shared._kit.aggregates import AggregateStore
 from shared._kit.clock import Clock
 from shared._kit.context import Applied
 from shared._kit.envelope import CloudEvent, kafka_headers
 from shared._kit.metrics import PlatformMetrics
+from shared._kit.outbox import mark_all_published
 from shared._kit.pipeline import event_fields
 
 log = structlog.get_logger("station.publishing")

@@ -13,7 +13,6 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord
 
 from shared import Timer
-from shared._kit.aggregates import mark_all_published
 from shared._kit.clock import ManualClock
 from shared._kit.context import Context
 from shared._kit.deadletters import DeadLetters
@@ -21,6 +20,7 @@ from shared._kit.envelope import CloudEvent
 from shared._kit.failures import Failures
 from shared._kit.memory import MemoryDatabase
 from shared._kit.metrics import PlatformMetrics
+from shared._kit.outbox import mark_all_published
 from shared._kit.publishing import OutboxRelay
 from shared._kit.timers import Timers
 from shared.testing import Scenario
