@@ -100,7 +100,12 @@ class ServiceProcess:
     async def wait_exit(self, timeout_s: float) -> int:
         assert self.proc is not None
         assert self._reader is not None
-        code = await asyncio.wait_for(self.proc.wait(), timeout_s)
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), timeout_s)
+        except TimeoutError:
+            # say what it was doing: its last lines are the only trace of a slow shutdown
+            last = "\n".join(self.lines[-15:])
+            raise AssertionError(f"{self.name} running after {timeout_s} s:\n{last}") from None
         await self._reader
         return code
 
