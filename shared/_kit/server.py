@@ -47,6 +47,7 @@ ASYNCAPI_PATH = "/docs/asyncapi"
 HOUSEKEEPING_S = 3600.0
 # published events leave the outboxes of aggregates not written again within this time
 MARK_SENT_S = 1.0
+MARK_SENT_AT_STOP_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,10 @@ def build_app(
         await asyncio.gather(*background, return_exceptions=True)
 
     async def stop_plumbing() -> None:
-        try:  # the consumers are stopped: what they published leaves the outboxes now
-            await mark_sent()
+        # the consumers are stopped: what they published leaves the outboxes now, within a
+        # bound (a database that does not answer must not hold the shutdown)
+        try:
+            await asyncio.wait_for(mark_sent(), MARK_SENT_AT_STOP_S)
         except Exception as exc:  # noqa: BLE001 - at worst the relay publishes them again
             log.warning("outbox_marking_failed", error=f"{type(exc).__name__}: {exc}"[:300])
         await producer.stop()
