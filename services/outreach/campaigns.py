@@ -18,7 +18,7 @@ so a replay hands out the same quotas.
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -34,12 +34,13 @@ from services.outreach.state import (
     ROSTER_ID,
     BlockVisitsState,
     CampaignRef,
+    Counted,
     RosterState,
     SlotNote,
 )
 from services.outreach.store import OutreachStore
 from services.outreach.targeting import Planned, TargetPlan, plan_targets, recently_visited
-from services.outreach.visits import VisitPolicy, notes_for, waiting_count
+from services.outreach.visits import VisitPolicy, counted, notes_for
 from shared import Context
 
 log = structlog.get_logger("station.outreach")
@@ -105,7 +106,7 @@ class Campaigns:
         quotas = rules.quotas_by_block(rules.reservation(reserved.state, reserve.key))
         names = _names(reserved.state)
         clock.lap("reserve_ms")
-        waiting: dict[str, int] = {}
+        waiting: dict[str, Counted] = {}
         unused: list[SlotNote] = []
         lanes = asyncio.Semaphore(BLOCKS_AT_ONCE)
 
@@ -125,7 +126,7 @@ class Campaigns:
             async with lanes:
                 created = await self.store.visits(block).apply(block, step, create)
                 await self.watch(ctx, block, created.state)
-            waiting[block] = waiting_count(created.state)
+            waiting[block] = counted(created.state)
             unused.extend(notes_for(created.state, step.key))
 
         try:
@@ -147,7 +148,7 @@ class Campaigns:
             scheme=plan.scheme,
             households_targeted=targets.households_targeted,
             visits_planned=targets.visits_planned,
-            waiting=sum(waiting.values()),
+            waiting=sum(c.waiting for c in waiting.values()),
             replay=launched.duplicate,
             **clock.laps,
         )
@@ -175,14 +176,21 @@ class Campaigns:
         *,
         blocks: Iterable[str],
         freed: Sequence[SlotNote] = (),
-        waiting: Mapping[str, Sequence[str | None]] | None = None,
+        changed: BlockVisitsState | None = None,
         depth: int = 0,
     ) -> None:
         """Give freed slots back, then hand waiting visits of these blocks (and of the freed
-        volunteers' blocks) out to volunteers with room."""
+        volunteers' blocks) out to volunteers with room. `changed`: a block the caller has
+        just changed, whose waiting visits are known as they stand."""
         now = ctx.now()
         reserve = ctx.step("reserve")
-        wanted = rules.Wanted(waiting=waiting, blocks=sorted(set(blocks)))
+        wanted = rules.Wanted(blocks=sorted(set(blocks)))
+        if changed is not None:
+            wanted = rules.Wanted(
+                waiting={changed.block: visits.waiting_needs(changed)},
+                seen={changed.block: changed.revision},
+                blocks=wanted.blocks,
+            )
         reserved = await self.store.roster.apply(
             ROSTER_ID,
             reserve,
@@ -190,7 +198,7 @@ class Campaigns:
         )
         quotas = rules.quotas_by_block(rules.reservation(reserved.state, reserve.key))
         names = _names(reserved.state)
-        after: dict[str, int] = {}
+        after: dict[str, Counted] = {}
         unused: list[SlotNote] = []
         for block, block_quotas in sorted(quotas.items()):
             step = ctx.step(f"assign:{block}")
@@ -204,7 +212,7 @@ class Campaigns:
                 policy=self.policy,
             )
             assigned = await self.store.visits(block).apply(block, step, assign)
-            after[block] = waiting_count(assigned.state)
+            after[block] = counted(assigned.state)
             unused += notes_for(assigned.state, step.key)
             await self.watch(ctx, block, assigned.state)
         final = reserved.state
@@ -213,7 +221,7 @@ class Campaigns:
         await self._again(ctx, final, depth)
 
     async def _settle(
-        self, ctx: Context, key: str, unused: list[SlotNote], waiting: dict[str, int]
+        self, ctx: Context, key: str, unused: list[SlotNote], waiting: dict[str, Counted]
     ) -> RosterState | None:
         settled = await self.store.roster.apply(
             ROSTER_ID,
@@ -248,7 +256,7 @@ class Campaigns:
             ctx,
             blocks=[due.block],
             freed=notes_for(lapsed.state, ctx.key),
-            waiting={due.block: visits.waiting_needs(lapsed.state)},
+            changed=lapsed.state,
         )
 
 

@@ -27,7 +27,7 @@ from services.outreach.homeservice import BookingRule
 from services.outreach.state import AGENDA_ID, ROSTER_ID, HouseholdState
 from services.outreach.store import OutreachStore
 from services.outreach.targeting import block_of_visit, campaign_id_for
-from services.outreach.visits import NeedRoster, VisitPolicy, notes_for, waiting_needs
+from services.outreach.visits import NeedRoster, VisitPolicy, notes_for
 from services.outreach.vocabulary import Target, is_block
 from shared import Context, Rejected
 
@@ -150,7 +150,7 @@ class OutreachHandlers:
             ctx,
             blocks=[block],
             freed=notes_for(reported.state, ctx.key),
-            waiting={block: waiting_needs(reported.state)},
+            changed=reported.state,
         )
 
     @property

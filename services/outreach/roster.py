@@ -7,14 +7,22 @@ report, an overdue visit) come back in the same write that reserves them again.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from services.outreach import messages as m
 from services.outreach.assignment import Load, Need, allocate, spread
 from services.outreach.commands import RegisterVolunteer
 from services.outreach.domain import Blocks
-from services.outreach.state import Quota, Reservation, RosterEntry, RosterState, SlotNote
+from services.outreach.state import (
+    Counted,
+    Quota,
+    Reservation,
+    RosterEntry,
+    RosterState,
+    SlotNote,
+)
 from shared import Change, Rejected
 
 
@@ -80,14 +88,26 @@ def _given_back(notes: Sequence[SlotNote]) -> dict[str, int]:
     return delta
 
 
+def _backlog(roster: RosterState, counts: Mapping[str, Counted]) -> dict[str, Any]:
+    """The roster's backlog with the counts of newer block revisions (flows report what
+    they saw in any order: a count made on an older revision of a block is dropped)."""
+    backlog, seen = dict(roster.backlog), dict(roster.backlog_seen)
+    for block, (count, revision) in counts.items():
+        if revision >= seen.get(block, -1):
+            backlog[block], seen[block] = count, revision
+    return {"backlog": backlog, "backlog_seen": seen}
+
+
 @dataclass(frozen=True)
 class Wanted:
     """What a reservation is for: new visits (highest priority first), or visits waiting in
     `blocks` and in the blocks of freed volunteers (from `waiting` where the caller knows
-    them, as the volunteer each should avoid; else as many as the roster's backlog)."""
+    them, as the volunteer each should avoid, counted on revision `seen` of the block;
+    else as many as the roster's backlog)."""
 
     new_visits: Sequence[Need] = ()
     waiting: Mapping[str, Sequence[str | None]] | None = None
+    seen: Mapping[str, int] = field(default_factory=dict)
     blocks: Sequence[str] = ()
 
 
@@ -114,8 +134,9 @@ def reserve(
         known = wanted.waiting or {}
         waiting = {b: known[b] if b in known else [None] * roster.backlog.get(b, 0) for b in blocks}
         allocation = spread(waiting, loads(volunteers))
-    backlog = {**roster.backlog, **{b: len(w) for b, w in (wanted.waiting or {}).items()}}
-    if not allocation.quotas and not freed and backlog == roster.backlog:
+    counts = {b: Counted(len(w), wanted.seen.get(b, -1)) for b, w in (wanted.waiting or {}).items()}
+    backlog = _backlog(roster, counts)
+    if not allocation.quotas and not freed and backlog == _backlog(roster, {}):
         return None
     delta: dict[str, int] = {}
     for (_block, volunteer), count in allocation.quotas.items():
@@ -132,7 +153,7 @@ def reserve(
             update={
                 "volunteers": _moved(volunteers, delta),
                 "pending": pending,
-                "backlog": backlog,
+                **backlog,
             }
         )
     )
@@ -143,21 +164,21 @@ def settle(
     *,
     key: str,
     unused: Sequence[SlotNote],
-    waiting: Mapping[str, int],
+    waiting: Mapping[str, Counted],
 ) -> Change[RosterState] | None:
     """The blocks took their visits: drop the reservation, give back what they did not use,
     and remember how many visits still wait in each block."""
     if state is None:
         return None
-    backlog = {**state.backlog, **waiting}
-    if reservation(state, key) is None and not unused and backlog == state.backlog:
+    backlog = _backlog(state, waiting)
+    if reservation(state, key) is None and not unused and backlog == _backlog(state, {}):
         return None
     return Change(
         state.model_copy(
             update={
                 "volunteers": _moved(state.volunteers, _given_back(unused)),
                 "pending": [r for r in state.pending if r.key != key],
-                "backlog": backlog,
+                **backlog,
             }
         )
     )

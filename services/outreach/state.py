@@ -10,7 +10,7 @@ server refuses keys with dots, and ids are chosen by senders.
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field, PlainSerializer
 
@@ -28,6 +28,15 @@ from services.outreach.vocabulary import (
 from shared import State
 
 ROSTER_ID = "roster"
+
+
+class Counted(NamedTuple):
+    """How many visits wait in a block, counted on which revision of its document."""
+
+    waiting: int
+    revision: int
+
+
 AGENDA_ID = "agenda"
 M = TypeVar("M", bound=BaseModel)
 
@@ -120,8 +129,10 @@ class RosterState(State):
     """Every volunteer and the visits each holds now: the one document reservations change."""
 
     volunteers: list[PackedVolunteer] = Field(default_factory=list)
-    # visits waiting for a volunteer, per block, as last seen by the roster
+    # visits waiting for a volunteer, per block, as last seen by the roster, and the
+    # revision of the block they were counted on (an older count never replaces a newer)
     backlog: dict[str, int] = Field(default_factory=dict)
+    backlog_seen: dict[str, int] = Field(default_factory=dict)
     pending: list[PackedReservation] = Field(default_factory=list)
 
 
@@ -211,6 +222,8 @@ class BlockVisitsState(State):
     tally: Tally = Field(default_factory=Tally)
     # visits by status now, kept with every change so /stats reads only this
     summary: dict[str, int] = Field(default_factory=dict)
+    # one more on every change: flows racing to tell the roster what waits here are ordered
+    revision: int = 0
 
 
 # -- fraud attempts ---------------------------------------------------------------------

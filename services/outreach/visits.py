@@ -16,6 +16,7 @@ from services.outreach.state import (
     OPEN_STATUSES,
     BlockVisitsState,
     CampaignRef,
+    Counted,
     SlotNote,
     Tally,
     VisitRecord,
@@ -49,6 +50,11 @@ def notes_for(state: BlockVisitsState | None, key: str) -> list[SlotNote]:
 
 def waiting_count(state: BlockVisitsState | None) -> int:
     return sum(v.status == "waiting" for v in state.visits) if state is not None else 0
+
+
+def counted(state: BlockVisitsState | None) -> Counted:
+    """The block's waiting visits as counted on this revision of it."""
+    return Counted(waiting_count(state), state.revision if state is not None else -1)
 
 
 def _in_hand_out_order(state: BlockVisitsState) -> list[VisitRecord]:
@@ -104,6 +110,7 @@ def finish(
             "notes": [n for n in [*state.notes, *notes] if now - n.at <= NOTES_KEPT],
             "tally": tally or state.tally,
             "summary": summary,
+            "revision": state.revision + 1,
         }
     )
 

@@ -5,9 +5,10 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from services.outreach import roster as rules
 from services.outreach.assignment import Load, allocate, distribute, spread
 from services.outreach.campaigns import check_slice
-from services.outreach.state import RegistryEntry
+from services.outreach.state import Counted, RegistryEntry, Reservation, RosterEntry, RosterState
 from services.outreach.targeting import fits, plan_targets, priority, visit_id
 from services.outreach.vocabulary import Target, is_block
 
@@ -209,3 +210,38 @@ def test_due_dates_are_checked_per_slice_of_time() -> None:
     assert check_slice(at, slice_) == datetime(2026, 6, 5, 9, 45, tzinfo=UTC)
     on_the_dot = datetime(2026, 6, 5, 9, 45, tzinfo=UTC)
     assert check_slice(on_the_dot, slice_) == on_the_dot
+
+
+def test_the_roster_keeps_the_newest_count_of_a_blocks_waiting_visits_in_any_order() -> None:
+    """Two flows tell the roster what waits in a block; the one that counted on the older
+    revision may settle last, and must not bring back its count (a freed slot would then
+    see no visit waiting and be left unused)."""
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    held = Reservation(key="k-new", at=at, quotas=[])
+    older = Reservation(key="k-old", at=at, quotas=[])
+    roster = RosterState(
+        volunteers=[
+            RosterEntry(
+                volunteer_id="v1",
+                name="Li",
+                blocks=["block-01"],
+                organisation="bank",
+                phone="138",
+                max_open_visits=3,
+            )
+        ],
+        pending=[held, older],
+    )
+    newer = rules.settle(roster, key="k-new", unused=[], waiting={"block-01": Counted(5, 7)})
+    assert newer is not None
+    late = rules.settle(newer.state, key="k-old", unused=[], waiting={"block-01": Counted(0, 3)})
+    assert late is not None
+    assert late.state.backlog == {"block-01": 5}
+    assert rules.blocks_with_room(late.state) == ["block-01"]
+    # in the order they were counted, the newer count wins all the same
+    first = rules.settle(roster, key="k-old", unused=[], waiting={"block-01": Counted(0, 3)})
+    assert first is not None
+    then = rules.settle(first.state, key="k-new", unused=[], waiting={"block-01": Counted(5, 7)})
+    assert then is not None
+    assert then.state.backlog == {"block-01": 5}
+    assert then.state.pending == []
