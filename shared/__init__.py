@@ -10,6 +10,7 @@ rules use `shared.testing`.
 
 from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
+from shared._kit.envelope import stable_id
 from shared._kit.messages import Command, Fact, Reason, Rejected, State, Timer
 from shared._kit.runtime import Runtime
 from shared._kit.server import Service
@@ -30,4 +31,5 @@ __all__ = [
     "State",
     "Timer",
     "settings_for",
+    "stable_id",
 ]

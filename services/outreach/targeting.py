@@ -19,6 +19,7 @@ from services.outreach.state import (
     RegistryEntry,
 )
 from services.outreach.vocabulary import Target
+from shared import stable_id
 
 # risk weights: who is most likely to be cheated, and to lose most
 ALONE_ELDERLY = 4
@@ -68,13 +69,13 @@ def priority(entry: RegistryEntry, target: Target) -> int:
 def visit_id(block: str, campaign_id: str, household_id: str) -> str:
     """A visit's id, the same on every replay of its campaign; it names its block, which
     holds it."""
-    digest = uuid.uuid5(_VISIT_NAMESPACE, campaign_id + "\x1f" + household_id).hex[:20]
+    digest = stable_id(_VISIT_NAMESPACE, campaign_id + "\x1f" + household_id).replace("-", "")[:20]
     return f"{block}/{digest}"
 
 
 def campaign_id_for(cause_id: str) -> str:
     """A campaign's id, from the warning (or cluster) that launched it: once per cause."""
-    return str(uuid.uuid5(_VISIT_NAMESPACE, "campaign\x1f" + cause_id))
+    return stable_id(_VISIT_NAMESPACE, "campaign\x1f" + cause_id)
 
 
 def block_of_visit(visit_id: str) -> str:

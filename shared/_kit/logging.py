@@ -8,8 +8,7 @@ numbers are masked before anything is written.
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -18,31 +17,40 @@ from shared._kit.settings import LogFormat
 # Mainland mobile numbers (11 digits from 1[3-9]) and resident ID numbers (17 digits + check).
 _ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# both need eleven digits in a row: most lines have none and are written as they are
+_LONG_NUMBER = re.compile(r"[0-9]{11}")
 
 
 def _mask(text: str) -> str:
+    if _LONG_NUMBER.search(text) is None:
+        return text
     return _PHONE.sub(r"\1****\2", _ID_CARD.sub(r"\1********\2", text))
 
 
-def _mask_value(value: Any) -> Any:
-    if isinstance(value, str):
-        return _mask(value)
-    if isinstance(value, dict):
-        return {key: _mask_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_mask_value(item) for item in value]
-    return value
+def mask_personal_numbers(_logger: Any, _method: str, line: Any) -> Any:
+    """structlog processor, after the renderer: mask phone and ID-card numbers in the line
+    as written (one pass over one string, whatever field or nesting they came in)."""
+    return _mask(line) if isinstance(line, str) else line
 
 
-def mask_personal_numbers(
-    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    """structlog processor: mask phone and ID-card numbers in every field."""
-    return {key: _mask_value(value) for key, value in event_dict.items()}
+class _NamedWriteLogger(structlog.WriteLogger):
+    """Writes rendered lines to a stream, and knows its name (the `logger` field)."""
+
+    def __init__(self, file: TextIO, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+def _stderr_logger(*args: Any) -> _NamedWriteLogger:
+    return _NamedWriteLogger(sys.stderr, str(args[0]) if args else "")
 
 
 def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "auto") -> None:
-    """Set up structlog and route the standard library's logging through it."""
+    """Set up structlog and route the standard library's logging through it.
+
+    Our own lines go straight from structlog to stderr (no `logging.LogRecord`, handler or
+    formatter on the way: a campaign logs one line per visit it hands out, tens of
+    thousands at once); the standard library's go through the same processors."""
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -52,7 +60,6 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
         structlog.processors.format_exc_info
         if json_lines
         else structlog.processors.StackInfoRenderer(),
-        mask_personal_numbers,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
@@ -60,16 +67,20 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
         else structlog.dev.ConsoleRenderer(colors=True)
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, renderer, mask_personal_numbers],
+        logger_factory=_stderr_logger,
+        wrapper_class=structlog.make_filtering_bound_logger(level.lower()),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+                mask_personal_numbers,
+            ],
         )
     )
     root = logging.getLogger()

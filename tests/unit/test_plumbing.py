@@ -1,9 +1,14 @@
 """Small pure pieces of the plumbing: topic names, URL redaction, log masking, cluster ids."""
 
+import json
 import re
+import subprocess
+import sys
+import uuid
 
 from infra.local import _cluster_id
 from infra.topics import contract_topics
+from shared import stable_id
 from shared._kit.logging import mask_personal_numbers
 from shared._kit.startup import redact
 from shared._kit.topics import dlq_topic
@@ -32,25 +37,47 @@ def test_redact_hides_only_the_password() -> None:
     assert redact("mongodb://127.0.0.1:37017/") == "mongodb://127.0.0.1:37017/"
 
 
-def test_phone_and_id_card_numbers_are_masked_everywhere_in_a_log_line() -> None:
-    line = {
-        "event": "household_registered",
-        "phone": "13812345678",
-        "members": [{"name": "Wu", "note": "ID 330102193601011234, call 15900001111"}],
-        "amount_yuan": 21000,
-    }
+LOGGING_SCRIPT = """
+import logging, structlog
+from shared._kit.logging import configure_logging
+configure_logging(service="outreach", fmt="json")
+structlog.get_logger("station.outreach").info(
+    "household_registered",
+    phone="13812345678",
+    members=[{"name": "Wu", "note": "ID 330102193601011234, call 15900001111"}],
+    order="ORD-2026060312345",
+    amount_yuan=21000,
+)
+structlog.get_logger("station.outreach").debug("not_written")
+logging.getLogger("aiokafka").warning("peer 13912345678 gone")
+"""
 
-    masked = mask_personal_numbers(None, "info", line)
 
-    assert masked["phone"] == "138****5678"
-    assert masked["members"] == [{"name": "Wu", "note": "ID 330102********1234, call 159****1111"}]
-    assert masked["amount_yuan"] == 21000
+def test_phone_and_id_card_numbers_are_masked_in_every_line_written() -> None:
+    """Our own lines and the libraries' (through the standard library) alike, wherever
+    the number sits in the line; other long numbers stay; debug lines are not written."""
+    done = subprocess.run(
+        [sys.executable, "-c", LOGGING_SCRIPT], capture_output=True, text=True, check=True
+    )
+    ours, theirs = [json.loads(line) for line in done.stderr.splitlines()]
+
+    assert ours["event"] == "household_registered"
+    assert ours["logger"] == "station.outreach"
+    assert ours["service"] == "outreach"
+    assert ours["level"] == "info"
+    assert ours["phone"] == "138****5678"
+    assert ours["members"] == [{"name": "Wu", "note": "ID 330102********1234, call 159****1111"}]
+    assert ours["order"] == "ORD-2026060312345"
+    assert ours["amount_yuan"] == 21000
+    assert theirs["event"] == "peer 139****5678 gone"
+    assert theirs["logger"] == "aiokafka"
+    assert "13812345678" not in done.stderr
+    assert "13912345678" not in done.stderr
 
 
 def test_numbers_that_are_not_phones_are_left_alone() -> None:
-    masked = mask_personal_numbers(None, "info", {"event": "x", "order": "ORD-2026060312345"})
-
-    assert masked["order"] == "ORD-2026060312345"
+    for line in ('{"order": "ORD-2026060312345"}', '{"at_ms": 1795920000000}', "no digits"):
+        assert mask_personal_numbers(None, "info", line) == line
 
 
 def test_cluster_ids_have_kafkas_shape() -> None:
@@ -90,3 +117,10 @@ def test_the_kit_has_no_import_cycle_and_services_use_only_its_public_api() -> N
         if "shared._kit" in path.read_text(encoding="utf-8")
     ]
     assert private == [], "services import the kit's public API only (`from shared import …`)"
+
+
+def test_stable_ids_are_uuid5_exactly() -> None:
+    """Ids stored by earlier versions must come out the same on a replay."""
+    namespace = uuid.UUID("3b8f5a52-6a1d-5c1e-9d0b-4a7e2f6c1d90")
+    for name in ("", "a", "campaign\x1fw-1", "x\x1fhh-000123", "中文 é " * 40):
+        assert stable_id(namespace, name) == str(uuid.uuid5(namespace, name))
