@@ -20,7 +20,14 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.envelope import CloudEvent
 from shared._kit.messages import Fact, Rejected, State
-from shared._kit.outbox import BULK_CHUNK, OutboxMarks
+from shared._kit.outbox import (
+    BULK_CHUNK,
+    OutboxMarks,
+    entry_cause,
+    entry_event,
+    entry_id,
+    outbox_entry,
+)
 from shared._kit.unit import CURRENT_UNIT, Conflict, Staged, Unit
 
 Document = dict[str, Any]
@@ -145,7 +152,7 @@ class AggregateStore(OutboxMarks[S]):
         self._remember(doc)
         sent = self._sent.get(doc["_id"])
         if sent is not None:  # what this write left out of the outbox is marked for good
-            sent &= {entry["id"] for entry in doc["outbox"]}
+            sent &= {entry_id(entry) for entry in doc["outbox"]}
             if not sent:
                 del self._sent[doc["_id"]]
         if self._watchers:
@@ -215,11 +222,14 @@ class AggregateStore(OutboxMarks[S]):
         A key already in the inbox changes nothing; its events still unsent are returned so
         they are published again. `decide` may raise `Rejected` (nothing is written) or
         return None (nothing to do, nothing written). The result is also collected in `ctx`.
-        Within a unit of work (`ctx.unit`) the change is staged and written with the unit.
+        Within a unit of work (`ctx.unit`) the change is staged and written with the unit,
+        unless the step is to be written at once (`ctx.at_once`).
         """
-        if ctx.unit is not None:
+        if ctx.unit is not None and not ctx.at_once:
             applied = await self._stage(aggregate_id, ctx, ctx.unit, decide)
         else:
+            if ctx.unit is not None:
+                await ctx.unit.before_written_at_once(self, aggregate_id)
             applied = await self._apply_now(aggregate_id, ctx, decide)
         ctx.applied.append(applied)
         return applied
@@ -266,9 +276,7 @@ class AggregateStore(OutboxMarks[S]):
         """The result of `decide` on `doc`, and the document to store (None: nothing to)."""
         if doc is not None and any(_entry_key(e) == ctx.key for e in doc["inbox"]):
             pending = [
-                CloudEvent.model_validate_json(entry["event"])
-                for entry in doc["outbox"]
-                if entry["cause"] == ctx.key
+                entry_event(entry) for entry in doc["outbox"] if entry_cause(entry) == ctx.key
             ]
             state = self._state(doc)
             return Applied(
@@ -280,13 +288,10 @@ class AggregateStore(OutboxMarks[S]):
             return Applied(self, aggregate_id, state=current, stored=doc), None
         events = self._envelopes(aggregate_id, ctx, change.facts)
         now = self.clock.now()
-        entries = [
-            {"id": e.id, "cause": ctx.key, "event": e.model_dump_json(exclude_none=True)}
-            for e in events
-        ]
+        entries = [outbox_entry(e, ctx.key) for e in events]
         mark = _entry(ctx.key, ctx.root, now)
         sent = self._sent.get(aggregate_id, ())
-        kept = [e for e in doc["outbox"] if e["id"] not in sent] if doc else []
+        kept = [e for e in doc["outbox"] if entry_id(e) not in sent] if doc else []
         outbox = [*kept, *entries]
         new = {
             "_id": aggregate_id,
@@ -406,10 +411,7 @@ class AggregateStore(OutboxMarks[S]):
         docs: list[Document] = []
         for aggregate_id, state, facts in created:
             events = self._envelopes(aggregate_id, ctx, facts)
-            entries = [
-                {"id": e.id, "cause": ctx.key, "event": e.model_dump_json(exclude_none=True)}
-                for e in events
-            ]
+            entries = [outbox_entry(e, ctx.key) for e in events]
             new: Document = {
                 "_id": aggregate_id,
                 "version": 1,
@@ -431,9 +433,7 @@ class AggregateStore(OutboxMarks[S]):
                         f"{self.name}/{doc['_id']} exists: ids of new aggregates must be new"
                     )
                 pending = [
-                    CloudEvent.model_validate_json(entry["event"])
-                    for entry in doc["outbox"]
-                    if entry["cause"] == ctx.key
+                    entry_event(entry) for entry in doc["outbox"] if entry_cause(entry) == ctx.key
                 ]
                 applied[doc["_id"]] = Applied(
                     self, doc["_id"], pending, duplicate=True, state=self._state(doc), stored=doc

@@ -60,6 +60,8 @@ class Context:
     root: str = ""
     # the unit of work the message is handled in (None: every change is written at once)
     unit: Unit | None = None
+    # this step's changes are written as soon as they are decided, not with the unit
+    at_once: bool = False
 
     def __post_init__(self) -> None:
         if not self.root:
@@ -79,8 +81,13 @@ class Context:
         key = identity_key(event.source, event.id)
         return cls(event, key, source, clock, timers, unit=unit)
 
-    def step(self, name: str) -> "Context":
-        """The same message, one step of a flow: a key of its own, the same collected changes."""
+    def step(self, name: str, *, at_once: bool = False) -> "Context":
+        """The same message, one step of a flow: a key of its own, the same collected changes.
+
+        `at_once`: the step's changes are written as soon as each is decided (what the
+        message changed before is written first), not with the rest of the unit. For a flow
+        of large documents, so writing one overlaps deciding the next; their events are
+        published with the unit's, as usual."""
         return Context(
             self.event,
             derive_id(self.key, name),
@@ -90,6 +97,7 @@ class Context:
             self.applied,
             self.root,
             self.unit,
+            at_once,
         )
 
     def derive(self, role: str) -> str:

@@ -23,6 +23,28 @@ Document = dict[str, Any]
 BULK_CHUNK = 50
 
 
+# An outbox entry is one string, "<event id> <cause key> <event JSON>" (ids and keys are
+# UUIDs: no spaces): FerretDB's cost grows with the number of fields in a document, and a
+# campaign's block holds 1,200 entries; as strings the block was written and read about
+# 40 % faster than as three-field sub-documents (measured: 106-113 against 159-197 ms).
+# Entries stored as sub-documents by earlier versions are still read.
+def outbox_entry(event: CloudEvent, cause: str) -> str:
+    return f"{event.id} {cause} {event.model_dump_json(exclude_none=True)}"
+
+
+def entry_id(entry: Any) -> str:
+    return str(entry["id"]) if isinstance(entry, dict) else entry.split(" ", 1)[0]
+
+
+def entry_cause(entry: Any) -> str:
+    return str(entry["cause"]) if isinstance(entry, dict) else entry.split(" ", 2)[1]
+
+
+def entry_event(entry: Any) -> CloudEvent:
+    raw = entry["event"] if isinstance(entry, dict) else entry.split(" ", 2)[2]
+    return CloudEvent.model_validate_json(raw)
+
+
 class _Documents(Protocol):
     """What the outbox needs of its store (`AggregateStore` provides it)."""
 
@@ -63,7 +85,7 @@ class OutboxMarks(Generic[S]):
         while True:
             if doc is None:
                 doc = await self.collection.find_one({"_id": aggregate_id})
-            if doc is None or not any(entry["id"] in sent for entry in doc["outbox"]):
+            if doc is None or not any(entry_id(entry) in sent for entry in doc["outbox"]):
                 return
             fields = _published(doc, sent)
             result = await self.collection.update_one(
@@ -133,7 +155,7 @@ class OutboxMarks(Generic[S]):
             marked = [
                 (doc, _unsent(doc, ids))
                 for _, doc, ids in known
-                if doc is not None and any(e["id"] in ids for e in doc["outbox"])
+                if doc is not None and any(entry_id(e) in ids for e in doc["outbox"])
             ]
             if marked:
                 ops = [
@@ -173,7 +195,7 @@ class OutboxMarks(Generic[S]):
 
     def leftovers(self, doc: Document) -> Applied[S]:
         """What a document's outbox still holds, ready to publish (raises if it is corrupt)."""
-        events = [CloudEvent.model_validate_json(entry["event"]) for entry in doc["outbox"]]
+        events = [entry_event(entry) for entry in doc["outbox"]]
         return Applied(self, doc["_id"], events, stored=doc)
 
 
@@ -203,13 +225,13 @@ def published_later(applied: Sequence[Applied[Any]]) -> None:
 
 def _unsent(doc: Document, sent: set[str]) -> Document:
     """The outbox fields without `sent` events (the version stays: see `mark_sent`)."""
-    outbox = [entry for entry in doc["outbox"] if entry["id"] not in sent]
+    outbox = [entry for entry in doc["outbox"] if entry_id(entry) not in sent]
     return {"outbox": outbox, "outbox_since": doc["outbox_since"] if outbox else None}
 
 
 def _published(doc: Document, sent: set[str]) -> Document:
     """The fields that drop `sent` events from a document's outbox (and bump its version)."""
-    outbox = [entry for entry in doc["outbox"] if entry["id"] not in sent]
+    outbox = [entry for entry in doc["outbox"] if entry_id(entry) not in sent]
     return {
         "version": doc["version"] + 1,
         "outbox": outbox,
@@ -224,5 +246,5 @@ def known_without_outbox(
     return [
         (a, ids)
         for a, doc, ids in known
-        if doc is not None and not any(e["id"] in ids for e in doc["outbox"])
+        if doc is not None and not any(entry_id(e) in ids for e in doc["outbox"])
     ]

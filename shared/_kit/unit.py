@@ -79,6 +79,8 @@ class Unit:
     flushes: int = 0
     # aggregates whose inbox was trimmed in this unit (once is enough, see AggregateStore)
     trimmed: set[tuple[int, str]] = field(default_factory=set)
+    # one write of the unit at a time (steps written at once may ask from parallel tasks)
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def get(self, store: object, aggregate_id: str) -> Staged | None:
         return self.staged.get((id(store), aggregate_id))
@@ -107,15 +109,29 @@ class Unit:
     async def flush(self) -> None:
         """Write what is staged now (raises Conflict); the unit goes on from the stored
         documents."""
-        await self.write()
+        async with self.writing:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        written = await self.write()
         self.flushes += 1
-        self.timer_ops.clear()
-        for staged in self.staged.values():
-            if staged.changed:
+        for staged, doc in written:
+            if staged.doc is doc:  # not changed again while it was being written
                 staged.base = staged.doc = staged.stored
                 staged.changed, staged.cached, staged.flushed = False, False, self.flushes
                 staged.applied.clear()
                 staged.roots.clear()
+
+    async def before_written_at_once(self, store: object, aggregate_id: str) -> None:
+        """A step is about to write a change of its own at once: what the unit holds is
+        written first (the steps before it become durable before it, as in a saga), and
+        the unit forgets its copy of that aggregate (the change makes it stale)."""
+        async with self.writing:
+            if self.timer_ops or any(s.changed for s in self.staged.values()):
+                await self._flush()
+            found = self.staged.get((id(store), aggregate_id))
+            if found is not None and not found.changed:
+                del self.staged[(id(store), aggregate_id)]
 
     def trim_once(self, store: object, aggregate_id: str) -> bool:
         """True the first time it is asked for this aggregate in this unit."""
@@ -158,9 +174,10 @@ class Unit:
         flushed = checkpoint.flushes != self.flushes
         del self.timer_ops[0 if flushed else checkpoint.timer_ops :]
 
-    async def write(self) -> None:
+    async def write(self) -> list[tuple[Staged, Document | None]]:
         """Check the aggregates decided on from memory without a change, write every changed
-        aggregate (both raise Conflict), then run the timer operations."""
+        aggregate (both raise Conflict), then run the timer operations; return what was
+        written (each aggregate with the document it wrote)."""
         by_store: dict[int, list[Staged]] = {}
         kept: dict[int, list[Staged]] = {}
         for staged in self.staged.values():
@@ -168,9 +185,12 @@ class Unit:
                 by_store.setdefault(id(staged.store), []).append(staged)
             elif staged.cached:
                 kept.setdefault(id(staged.store), []).append(staged)
+        written = [(s, s.doc) for group in by_store.values() for s in group]
         for group in kept.values():
             await group[0].store.verify_unchanged(group)
         for group in by_store.values():
             await group[0].store.write_staged(group)
-        for op in self.timer_ops:
+        ops, self.timer_ops = self.timer_ops, []
+        for op in ops:
             await op()
+        return written

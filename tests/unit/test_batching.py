@@ -10,6 +10,7 @@ from shared._kit.consuming import Consumer, RetryPolicy
 from shared._kit.envelope import identity_key
 from shared._kit.failures import Failures
 from shared._kit.metrics import PlatformMetrics
+from shared._kit.outbox import entry_cause
 from shared.testing import Scenario
 from tests.unit.counter_service import SERVICE, Counter, Ping
 
@@ -106,7 +107,7 @@ async def test_published_events_leave_the_outbox_with_the_aggregates_next_write(
 
     assert writes.bulk == 2, "no write of its own for marking the first batch's events"
     docs = scenario.db["counters"].docs.values()
-    causes = {e["cause"] for d in docs for e in d["outbox"]}
+    causes = {entry_cause(e) for d in docs for e in d["outbox"]}
     second_keys = {identity_key(e.source, e.id) for e in _events(scenario, second)}
     assert causes == second_keys, "only the second batch's events are left to mark"
     await scenario.runtime.stores[0].mark_sent()

@@ -1,6 +1,7 @@
 """A unit of work keeps what one-by-one handling promises: a saga's steps become durable in
 order, and a refusal taken on a remembered copy is checked against the stored one."""
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -204,3 +205,104 @@ async def test_inbox_entries_written_in_earlier_formats_still_count_as_applied()
     assert fresh.state is not None
     assert fresh.state.taken == ["x", "z"]
     assert db["roster"].docs["r"]["inbox"][-1].startswith(_ctx("new", None).key + " ")
+
+
+async def test_a_step_written_at_once_writes_the_earlier_steps_first_then_itself() -> None:
+    db = MemoryDatabase()
+    roster, visits = _stores(db)
+    unit = Unit()
+    ctx = _ctx("m1", unit)
+    await roster.apply("r", ctx.step("reserve"), _take("v1"))
+    assert db["roster"].docs == {}, "staged"
+
+    created = await visits.apply("b1", ctx.step("visits", at_once=True), _take("h1"))
+
+    assert db["roster"].docs["r"]["state"]["taken"] == ["v1"], "the reservation first"
+    assert db["visits"].docs["b1"]["state"]["taken"] == ["h1"], "then the step, at once"
+    assert [e.type for e in created.events] == ["t.taken"]
+    assert created in ctx.applied, "its events are published with the unit's"
+    await roster.apply("r", ctx.step("settle"), _settle("v1"))
+    assert db["roster"].docs["r"]["state"]["settled"] == [], "the settlement waits for the unit"
+    await unit.write()
+    assert db["roster"].docs["r"]["state"] == {"taken": ["v1"], "settled": ["v1"]}
+    assert db["roster"].docs["r"]["version"] == 2
+
+
+async def test_steps_written_at_once_side_by_side_write_the_unit_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Parallel steps each ask for the unit to be written first: one write, no conflict,
+    and what the unit staged of their aggregates before is not written over them."""
+    db = MemoryDatabase()
+    collection = type(db["roster"])
+    for name in ("find_one", "insert_one", "bulk_write", "update_one"):
+        monkeypatch.setattr(collection, name, _yielding(getattr(collection, name)))
+    roster, visits = _stores(db)
+    unit = Unit()
+    earlier = _ctx("m0", unit)
+    await visits.apply("b1", earlier, _take("h0"))  # an earlier message of the batch
+    ctx = _ctx("m1", unit)
+    await roster.apply("r", ctx.step("reserve"), _take("v1"))
+
+    await asyncio.gather(
+        *(
+            visits.apply(block, ctx.step(f"visits:{block}", at_once=True), _take("h1"))
+            for block in ("b1", "b2", "b3")
+        )
+    )
+    await unit.write()
+
+    assert db["roster"].docs["r"]["version"] == 1
+    assert db["visits"].docs["b1"]["state"]["taken"] == ["h0", "h1"]
+    assert db["visits"].docs["b1"]["version"] == 2
+    assert {b: d["state"]["taken"] for b, d in db["visits"].docs.items()} == {
+        "b1": ["h0", "h1"],
+        "b2": ["h1"],
+        "b3": ["h1"],
+    }
+
+
+def _yielding(call: Any) -> Any:
+    """The in-memory call, taking a turn of the event loop first as a server round trip
+    does (so tasks run side by side really interleave)."""
+
+    async def call_later(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)
+        return await call(*args, **kwargs)
+
+    return call_later
+
+
+async def test_a_step_written_at_once_and_replayed_is_a_duplicate() -> None:
+    db = MemoryDatabase()
+    _, visits = _stores(db)
+    for _attempt in range(2):
+        unit = Unit()
+        ctx = _ctx("m1", unit)
+        again = await visits.apply("b1", ctx.step("visits", at_once=True), _take("h1"))
+        await unit.write()
+    assert again.duplicate
+    assert [e.type for e in again.events] == ["t.taken"], "still in the outbox: sent again"
+    assert db["visits"].docs["b1"]["state"]["taken"] == ["h1"]
+
+
+async def test_outbox_entries_written_as_sub_documents_are_still_published_and_dropped() -> None:
+    db = MemoryDatabase()
+    roster, _ = _stores(db)
+    ctx = _ctx("m1", None)
+    event = CloudEvent(id="old-event", source="/test", type="t.taken", subject="v0")
+    db["roster"].docs["r"] = {
+        "_id": "r",
+        "version": 1,
+        "state": {"taken": ["v0"], "settled": []},
+        "inbox": [f"{ctx.key} {ctx.key} 0"],
+        "outbox": [{"id": event.id, "cause": ctx.key, "event": event.model_dump_json()}],
+        "outbox_since": datetime(2026, 11, 28, tzinfo=UTC),
+    }
+
+    again = await roster.apply("r", ctx, _take("v0"))
+    assert again.duplicate
+    assert again.events == [event]
+    assert roster.leftovers(db["roster"].docs["r"]).events == [event]
+    await again.mark_published()
+    assert db["roster"].docs["r"]["outbox"] == []
