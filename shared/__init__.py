@@ -12,6 +12,7 @@ from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
 from shared._kit.envelope import stable_id
 from shared._kit.messages import Command, Fact, Reason, Rejected, State, Timer
+from shared._kit.packing import packed_list
 from shared._kit.runtime import Runtime
 from shared._kit.server import Service
 from shared._kit.settings import Port, ServiceSettings, settings_for
@@ -30,6 +31,7 @@ __all__ = [
     "ServiceSettings",
     "State",
     "Timer",
+    "packed_list",
     "settings_for",
     "stable_id",
 ]
