@@ -111,7 +111,7 @@ class Campaigns:
         lanes = asyncio.Semaphore(BLOCKS_AT_ONCE)
 
         async def store_block(block: str, planned: list[Planned]) -> None:
-            step = ctx.step(f"visits:{block}")
+            step = ctx.step(f"visits:{block}", at_once=True)
             create = partial(
                 visits.create,
                 block=block,
@@ -201,7 +201,7 @@ class Campaigns:
         after: dict[str, Counted] = {}
         unused: list[SlotNote] = []
         for block, block_quotas in sorted(quotas.items()):
-            step = ctx.step(f"assign:{block}")
+            step = ctx.step(f"assign:{block}", at_once=True)
             assign = partial(
                 visits.assign_waiting,
                 block=block,

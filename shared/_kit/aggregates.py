@@ -24,9 +24,10 @@ from shared._kit.outbox import (
     BULK_CHUNK,
     OutboxMarks,
     entry_cause,
-    entry_event,
-    entry_id,
-    outbox_entry,
+    entry_events,
+    entry_ids,
+    outbox_entries,
+    without_sent,
 )
 from shared._kit.unit import CURRENT_UNIT, Conflict, Staged, Unit
 
@@ -152,7 +153,7 @@ class AggregateStore(OutboxMarks[S]):
         self._remember(doc)
         sent = self._sent.get(doc["_id"])
         if sent is not None:  # what this write left out of the outbox is marked for good
-            sent &= {entry_id(entry) for entry in doc["outbox"]}
+            sent &= {i for entry in doc["outbox"] for i in entry_ids(entry)}
             if not sent:
                 del self._sent[doc["_id"]]
         if self._watchers:
@@ -231,6 +232,8 @@ class AggregateStore(OutboxMarks[S]):
             if ctx.unit is not None:
                 await ctx.unit.before_written_at_once(self, aggregate_id)
             applied = await self._apply_now(aggregate_id, ctx, decide)
+            if ctx.unit is not None:
+                await ctx.unit.publish_now([applied])
         ctx.applied.append(applied)
         return applied
 
@@ -276,7 +279,10 @@ class AggregateStore(OutboxMarks[S]):
         """The result of `decide` on `doc`, and the document to store (None: nothing to)."""
         if doc is not None and any(_entry_key(e) == ctx.key for e in doc["inbox"]):
             pending = [
-                entry_event(entry) for entry in doc["outbox"] if entry_cause(entry) == ctx.key
+                event
+                for entry in doc["outbox"]
+                if entry_cause(entry) == ctx.key
+                for event in entry_events(entry)
             ]
             state = self._state(doc)
             return Applied(
@@ -288,10 +294,10 @@ class AggregateStore(OutboxMarks[S]):
             return Applied(self, aggregate_id, state=current, stored=doc), None
         events = self._envelopes(aggregate_id, ctx, change.facts)
         now = self.clock.now()
-        entries = [outbox_entry(e, ctx.key) for e in events]
+        entries = outbox_entries(events, ctx.key)
         mark = _entry(ctx.key, ctx.root, now)
         sent = self._sent.get(aggregate_id, ())
-        kept = [e for e in doc["outbox"] if entry_id(e) not in sent] if doc else []
+        kept = without_sent(doc["outbox"], set(sent)) if doc else []
         outbox = [*kept, *entries]
         new = {
             "_id": aggregate_id,
@@ -411,7 +417,7 @@ class AggregateStore(OutboxMarks[S]):
         docs: list[Document] = []
         for aggregate_id, state, facts in created:
             events = self._envelopes(aggregate_id, ctx, facts)
-            entries = [outbox_entry(e, ctx.key) for e in events]
+            entries = outbox_entries(events, ctx.key)
             new: Document = {
                 "_id": aggregate_id,
                 "version": 1,
@@ -433,7 +439,10 @@ class AggregateStore(OutboxMarks[S]):
                         f"{self.name}/{doc['_id']} exists: ids of new aggregates must be new"
                     )
                 pending = [
-                    entry_event(entry) for entry in doc["outbox"] if entry_cause(entry) == ctx.key
+                    event
+                    for entry in doc["outbox"]
+                    if entry_cause(entry) == ctx.key
+                    for event in entry_events(entry)
                 ]
                 applied[doc["_id"]] = Applied(
                     self, doc["_id"], pending, duplicate=True, state=self._state(doc), stored=doc

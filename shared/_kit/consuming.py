@@ -21,7 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from shared._kit.envelope import CloudEvent, NotACloudEventError, identity_key
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import Pipeline, Route
-from shared._kit.unit import Conflict, Unit
+from shared._kit.unit import Conflict
 
 log = structlog.get_logger("station.consuming")
 
@@ -161,7 +161,7 @@ class Consumer:
         keys = [identity_key(e.source, e.id) for _, e in events]
         routed = [k for (_, e), k in zip(events, keys, strict=True) if e.type in self.routes]
         finished = await pipeline.processed.seen_many(routed)
-        unit = Unit()
+        unit = pipeline.unit()
         handled = []
         for (record, event), key in zip(events, keys, strict=True):
             where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}

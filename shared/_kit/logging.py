@@ -8,6 +8,9 @@ numbers are masked before anything is written.
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 import structlog
@@ -33,12 +36,51 @@ def mask_personal_numbers(_logger: Any, _method: str, line: Any) -> Any:
     return _mask(line) if isinstance(line, str) else line
 
 
+# lines held to be written together (see `lines_together`), per task
+_HELD: ContextVar[list[str] | None] = ContextVar("station_log_held", default=None)
+# held lines are written at the latest every so many, so a long run still shows as it goes
+HELD_AT_MOST = 256
+
+
 class _NamedWriteLogger(structlog.WriteLogger):
     """Writes rendered lines to a stream, and knows its name (the `logger` field)."""
 
     def __init__(self, file: TextIO, name: str) -> None:
         super().__init__(file)
         self.name = name
+
+    def msg(self, message: str) -> None:
+        held = _HELD.get()
+        if held is None:
+            super().msg(message)
+            return
+        held.append(message)
+        if len(held) >= HELD_AT_MOST:
+            self._write_held(held)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+    def _write_held(self, held: list[str]) -> None:
+        with self._lock:
+            self._write("\n".join(held) + "\n")
+            self._flush()
+        held.clear()
+
+
+@contextmanager
+def lines_together() -> Iterator[None]:
+    """Lines this task logs inside are written in one write each few hundred (and at the
+    end), not one write each: a campaign logs tens of thousands at once, and each write
+    to a pipe is a system call. Lines of other tasks are written as they come."""
+    held: list[str] = []
+    token = _HELD.set(held)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+        if held:
+            _stderr_logger()._write_held(held)
 
 
 def _stderr_logger(*args: Any) -> _NamedWriteLogger:

@@ -9,6 +9,7 @@ other services' topics are ignored.
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, Literal, Protocol
 
 import structlog
@@ -18,6 +19,7 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.dedupe import Finished, Processed
 from shared._kit.envelope import CloudEvent
+from shared._kit.logging import lines_together
 from shared._kit.messages import CommandRejected, Message, Rejected, TimerFailed
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.outbox import published_later
@@ -97,6 +99,17 @@ class Pipeline:
     timers: Timers
     processed: Processed
 
+    def unit(self) -> Unit:
+        """A unit of work whose steps written at once are published at once."""
+        unit = Unit()
+        unit.early = partial(self._publish_early, unit)
+        return unit
+
+    async def _publish_early(self, unit: Unit, applied: list[Applied[Any]]) -> None:
+        events = [e for a in applied for e in a.events if e.id not in unit.published]
+        await self.outlet.publish(self.events_topic, events)
+        unit.published.update(e.id for e in events)
+
     async def process(
         self,
         event: CloudEvent,
@@ -113,7 +126,7 @@ class Pipeline:
         nothing: what it answered is published again, nothing is decided again.
         """
         while True:
-            unit = Unit()
+            unit = self.unit()
             handled = await self.handle(event, routes, commands=commands, where=where, unit=unit)
             try:
                 await self.complete(unit, [handled])
@@ -177,12 +190,19 @@ class Pipeline:
         await self.processed.record_many(
             [(h.key, h.record[0], h.record[1]) for h in handled if h.record is not None]
         )
-        # a message and its redelivery in one unit answer with the same events: send once
-        events = list({e.id: e for h in handled for e in h.events}.values())
+        await unit.published_early()
+        # a message and its redelivery in one unit answer with the same events: send once;
+        # what a step written at once published already is not sent again
+        events = list(
+            {e.id: e for h in handled for e in h.events if e.id not in unit.published}.values()
+        )
         await self.outlet.publish(self.events_topic, events)
-        published_later([a for h in handled for a in h.applied])
-        for h in handled:
-            self._log(h)
+        # (marked now, not when published early: marking rewrites a document, and the
+        # unit's own writes come first)
+        published_later([*unit.published_applied, *(a for h in handled for a in h.applied)])
+        with lines_together():
+            for h in handled:
+                self._log(h)
 
     def _log(self, h: Handled) -> None:
         fields = event_fields(h.event)

@@ -12,6 +12,7 @@ from shared._kit.aggregates import AggregateStore
 from shared._kit.clock import Clock
 from shared._kit.context import Applied
 from shared._kit.envelope import CloudEvent, kafka_headers
+from shared._kit.logging import lines_together
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.outbox import mark_all_published
 from shared._kit.pipeline import event_fields
@@ -33,16 +34,17 @@ class Publisher:
             await self.producer.send(topic, e.to_bytes(), key=e.key, headers=kafka_headers())
             for e in events
         ]
-        for event, future in zip(events, futures, strict=True):
-            record = await future
-            self.metrics.emitted.labels(self.service, event.type).inc()
-            log.info(
-                "event_emitted",
-                topic=topic,
-                partition=record.partition,
-                offset=record.offset,
-                **event_fields(event),
-            )
+        with lines_together():
+            for event, future in zip(events, futures, strict=True):
+                record = await future
+                self.metrics.emitted.labels(self.service, event.type).inc()
+                log.info(
+                    "event_emitted",
+                    topic=topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    **event_fields(event),
+                )
 
     async def publish_applied(self, topic: str, applied: Sequence[Applied[Any]]) -> None:
         """Publish what every aggregate change emitted (all sent before any is awaited, in

@@ -5,6 +5,7 @@ the same way for all four. Clients are made here, at start-up, never at import t
 """
 
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -48,6 +49,14 @@ HOUSEKEEPING_S = 3600.0
 # published events leave the outboxes of aggregates not written again within this time
 MARK_SENT_S = 1.0
 MARK_SENT_AT_STOP_S = 5.0
+# The cyclic garbage collector's first threshold (Python's default: 700 allocations). A
+# campaign allocates a few hundred thousand short-lived models; at the default, the
+# collector ran 1,700 times in the outreach benchmark, full collections over the cached
+# documents every 0.7 s for 0.1-0.2 s each, 0.9 s of a 4.5 s campaign. At 50,000: 16
+# collections in the run, the campaign 0.3-0.5 s faster. Garbage without cycles is freed
+# at once either way (reference counting); what is alive at start-up is frozen (never
+# scanned again).
+GC_FIRST_THRESHOLD = 50_000
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,8 @@ def build_app(
                 on_failed=pipeline.timer_failed,
             )
             background.append(asyncio.create_task(timers))
+        gc.freeze()
+        gc.set_threshold(GC_FIRST_THRESHOLD, *gc.get_threshold()[1:])
         log.info(
             "service_ready",
             http=f"http://{settings.http_host}:{settings.http_port}",

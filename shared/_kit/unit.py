@@ -30,6 +30,13 @@ from typing import Any
 Document = dict[str, Any]
 
 
+def _retrieved(task: "asyncio.Task[None]") -> None:
+    """An early publishing that failed is awaited (and raises) where the unit ends; if the
+    unit is dropped before (its handler failed), the failure is not reported twice."""
+    if not task.cancelled():
+        task.exception()
+
+
 # the unit the running handler belongs to, for reads that are not given a context
 CURRENT_UNIT: ContextVar["Unit | None"] = ContextVar("station_unit", default=None)
 
@@ -81,6 +88,14 @@ class Unit:
     trimmed: set[tuple[int, str]] = field(default_factory=set)
     # one write of the unit at a time (steps written at once may ask from parallel tasks)
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # publishes what is written before the unit's end (for steps written at once; set by
+    # the pipeline), and the ids it published, which the unit's end leaves out
+    early: Callable[[list[Any]], Awaitable[None]] | None = None
+    published: set[str] = field(default_factory=set)
+    published_applied: list[Any] = field(default_factory=list)
+    # the early publishing, one batch after the other (so an aggregate's events stay in
+    # order), in the background of the handler
+    publishing: "asyncio.Task[None] | None" = None
 
     def get(self, store: object, aggregate_id: str) -> Staged | None:
         return self.staged.get((id(store), aggregate_id))
@@ -112,26 +127,55 @@ class Unit:
         async with self.writing:
             await self._flush()
 
-    async def _flush(self) -> None:
+    async def _flush(self) -> list[Any]:
+        """Write, and return the changes written (`Applied`)."""
         written = await self.write()
         self.flushes += 1
+        done: list[Any] = []
         for staged, doc in written:
             if staged.doc is doc:  # not changed again while it was being written
+                done.extend(staged.applied)
                 staged.base = staged.doc = staged.stored
                 staged.changed, staged.cached, staged.flushed = False, False, self.flushes
                 staged.applied.clear()
                 staged.roots.clear()
+        return done
 
     async def before_written_at_once(self, store: object, aggregate_id: str) -> None:
         """A step is about to write a change of its own at once: what the unit holds is
-        written first (the steps before it become durable before it, as in a saga), and
-        the unit forgets its copy of that aggregate (the change makes it stale)."""
+        written first (the steps before it become durable before it, as in a saga) and
+        published, and the unit forgets its copy of that aggregate (the change makes it
+        stale)."""
+        done: list[Any] = []
         async with self.writing:
             if self.timer_ops or any(s.changed for s in self.staged.values()):
-                await self._flush()
+                done = await self._flush()
             found = self.staged.get((id(store), aggregate_id))
             if found is not None and not found.changed:
                 del self.staged[(id(store), aggregate_id)]
+        await self.publish_now(done)
+
+    async def publish_now(self, applied: list[Any]) -> None:
+        """Publish written changes before the unit's end (a step written at once, and what
+        was written before it), in the background, after what was given before: a consumer
+        sees a campaign's first visits while it is still deciding the others."""
+        with_events = [a for a in applied if a.events]
+        if self.early is None or not with_events:
+            return
+        self.publishing = asyncio.create_task(self._publish_after(self.publishing, with_events))
+        self.publishing.add_done_callback(_retrieved)
+
+    async def _publish_after(self, before: "asyncio.Task[None] | None", applied: list[Any]) -> None:
+        if before is not None:
+            await before
+        assert self.early is not None
+        await self.early(applied)
+        self.published_applied.extend(applied)
+
+    async def published_early(self) -> None:
+        """Wait for the early publishing (raises what it raised)."""
+        if self.publishing is not None:
+            await self.publishing
 
     def trim_once(self, store: object, aggregate_id: str) -> bool:
         """True the first time it is asked for this aggregate in this unit."""

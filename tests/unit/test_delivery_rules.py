@@ -20,7 +20,7 @@ from shared._kit.envelope import CloudEvent
 from shared._kit.failures import Failures
 from shared._kit.memory import MemoryDatabase
 from shared._kit.metrics import PlatformMetrics
-from shared._kit.outbox import mark_all_published, outbox_entry
+from shared._kit.outbox import mark_all_published, outbox_entries
 from shared._kit.publishing import OutboxRelay
 from shared._kit.timers import Timers
 from shared.testing import Scenario
@@ -186,7 +186,7 @@ async def test_the_relay_reports_a_document_it_cannot_publish_and_sweeps_the_oth
         doc = await store.collection.find_one({"_id": key})
         assert doc is not None
         event = CloudEvent(id=f"e-{key}", source="/s", type="svc.pinged", subject=key)
-        entry = outbox_entry(event, "x")
+        [entry] = outbox_entries([event], "x")
         await store.collection.update_one(
             {"_id": key}, {"$set": {"outbox": [entry], "outbox_since": WHEN}}
         )

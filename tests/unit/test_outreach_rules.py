@@ -85,6 +85,10 @@ async def test_a_warning_to_catering_in_two_blocks_visits_only_restaurants_balan
     assert first.household_id == "hotpot", "the earlier victim comes first"
     assert assigned[0] == first, "published highest priority first"
     assert await assigned_per_volunteer(sc) == await open_per_volunteer(sc)
+    # the blocks' visits are published as each block is stored, after the campaign, once
+    types = [e.type for e in outcome.events]
+    assert types.index(m.CampaignLaunched.type) < types.index(m.VisitAssigned.type)
+    assert len({e.id for e in outcome.events}) == len(outcome.events), "each event once"
 
 
 async def test_the_restaurant_owner_talks_a_21000_yuan_order_out_and_it_is_counted() -> None:

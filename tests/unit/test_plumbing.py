@@ -9,7 +9,7 @@ import uuid
 from infra.local import _cluster_id
 from infra.topics import contract_topics
 from shared import stable_id
-from shared._kit.logging import mask_personal_numbers
+from shared._kit.logging import HELD_AT_MOST, mask_personal_numbers
 from shared._kit.startup import redact
 from shared._kit.topics import dlq_topic
 
@@ -124,3 +124,27 @@ def test_stable_ids_are_uuid5_exactly() -> None:
     namespace = uuid.UUID("3b8f5a52-6a1d-5c1e-9d0b-4a7e2f6c1d90")
     for name in ("", "a", "campaign\x1fw-1", "x\x1fhh-000123", "中文 é " * 40):
         assert stable_id(namespace, name) == str(uuid.uuid5(namespace, name))
+
+
+HELD_SCRIPT = """
+import structlog
+from shared._kit.logging import HELD_AT_MOST, configure_logging, lines_together
+configure_logging(service="svc", fmt="json")
+log = structlog.get_logger("station.publishing")
+log.info("before", n=-1)
+with lines_together():
+    for n in range(HELD_AT_MOST + 3):
+        log.info("event_emitted", n=n, phone="13812345678")
+log.info("after", n=HELD_AT_MOST + 3)
+"""
+
+
+def test_lines_written_together_are_all_written_in_order_and_masked() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", HELD_SCRIPT], capture_output=True, text=True, check=True
+    )
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+
+    assert [line["n"] for line in lines] == list(range(-1, HELD_AT_MOST + 4))
+    assert {line["phone"] for line in lines[1:-1]} == {"138****5678"}
+    assert lines[-1]["event"] == "after"

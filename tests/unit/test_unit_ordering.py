@@ -13,6 +13,7 @@ from shared import AggregateStore, Change, Context, Fact, Reason, Rejected, Stat
 from shared._kit.clock import ManualClock
 from shared._kit.envelope import CloudEvent
 from shared._kit.memory import MemoryDatabase
+from shared._kit.outbox import PACKED_FROM
 from shared._kit.unit import Conflict, Unit
 
 FULL = Reason("full", "no room left")
@@ -306,3 +307,76 @@ async def test_outbox_entries_written_as_sub_documents_are_still_published_and_d
     assert roster.leftovers(db["roster"].docs["r"]).events == [event]
     await again.mark_published()
     assert db["roster"].docs["r"]["outbox"] == []
+
+
+def _take_many(names: list[str]) -> Any:
+    def decide(state: Slots | None) -> Change[Slots]:
+        s = state or Slots()
+        return Change(Slots(taken=[*s.taken, *names]), [Taken(slot=n) for n in names])
+
+    return decide
+
+
+@pytest.mark.parametrize("count", [1, PACKED_FROM - 1, PACKED_FROM, 1_200])
+async def test_a_change_with_many_events_is_one_packed_entry_read_back_in_order(
+    count: int,
+) -> None:
+    db = MemoryDatabase()
+    roster, _ = _stores(db)
+    ctx = _ctx("m1", None)
+    names = [f"v{n}" for n in range(count)]
+
+    applied = await roster.apply("r", ctx, _take_many(names))
+
+    outbox = db["roster"].docs["r"]["outbox"]
+    assert len(outbox) == (1 if count >= PACKED_FROM else count)
+    assert [e.data for e in roster.leftovers(db["roster"].docs["r"]).events] == [
+        {"slot": n} for n in names
+    ]
+    again = await roster.apply("r", ctx, _take_many(names))
+    assert again.duplicate
+    assert again.events == applied.events, "a replay publishes the same events, in order"
+    await roster.mark_published("r", [e.id for e in applied.events[:-1]])
+    # an entry leaves once all its events are sent: the last one keeps its entry
+    assert len(db["roster"].docs["r"]["outbox"]) == 1
+    await roster.mark_published("r", [e.id for e in applied.events])
+    assert db["roster"].docs["r"]["outbox"] == []
+
+
+async def test_a_step_written_at_once_is_published_at_once_after_what_was_written_before() -> None:
+    db = MemoryDatabase()
+    roster, visits = _stores(db)
+    unit = Unit()
+    published: list[list[str]] = []
+
+    async def early(applied: list[Any]) -> None:
+        published.append([(e.data or {})["slot"] for a in applied for e in a.events])
+        unit.published.update(e.id for a in applied for e in a.events)
+
+    unit.early = early
+    ctx = _ctx("m1", unit)
+    await roster.apply("r", ctx.step("reserve"), _take("v1"))
+    await visits.apply("b1", ctx.step("visits:b1", at_once=True), _take("h1"))
+    await visits.apply("b2", ctx.step("visits:b2", at_once=True), _take("h2"))
+    await roster.apply("r", ctx.step("settle"), _take("v2"))
+    await unit.published_early()
+
+    assert published == [["v1"], ["h1"], ["h2"]], "the reservation, then each block, in order"
+    later = [e.subject for a in ctx.applied for e in a.events if e.id not in unit.published]
+    assert later == ["v2"], "left for the unit's end"
+
+
+async def test_a_failed_early_publishing_is_raised_where_the_unit_ends() -> None:
+    db = MemoryDatabase()
+    _, visits = _stores(db)
+    unit = Unit()
+
+    async def refused(_: list[Any]) -> None:
+        raise ConnectionError("broker gone")
+
+    unit.early = refused
+    await visits.apply("b1", _ctx("m1", unit).step("visits", at_once=True), _take("h1"))
+
+    with pytest.raises(ConnectionError):
+        await unit.published_early()
+    assert db["visits"].docs["b1"]["outbox"], "still in the outbox, for the relay"
