@@ -51,10 +51,7 @@ def _packed(value: BaseModel) -> str:
 
 # The long lists (a block's 2,000 visits, its households, 2,000 volunteers) are stored as
 # one compressed string each (`packed_list`): FerretDB's cost grows with a document's
-# fields and bytes; one string per item instead of a dozen fields made a block of 1,200
-# visits 3-4 times cheaper to write and read (0.7-0.8 s against 0.1-0.26 s), and the list
-# compressed as a whole cut the bytes five to eight times again. The short list of pending
-# reservations keeps one JSON string per item. In Python they are all models.
+# fields and bytes. The short list of pending reservations keeps one string per item.
 def _pack(model: type[M]) -> tuple[BeforeValidator, PlainSerializer]:
     return BeforeValidator(_unpacked(model)), PlainSerializer(
         _packed, return_type=str, when_used="json"
