@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -91,10 +91,38 @@ def _ready(name: str) -> bool:
         return False
 
 
+# a line longer than this (a service's log line carrying a whole document) is cut
+LINE_LIMIT = 1024 * 1024
+
+
+async def read_lines(stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The lines of a child's output, each cut to LINE_LIMIT bytes: `async for` over the
+    stream itself raises on a line longer than its buffer and ends the reading, and a
+    child whose output nobody reads blocks on its next write."""
+    while True:
+        try:
+            yield await stream.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            if end.partial:
+                yield end.partial
+            return
+        except asyncio.LimitOverrunError as long:
+            head = await stream.readexactly(long.consumed)
+            while True:  # the rest of the line, dropped
+                try:
+                    await stream.readuntil(b"\n")
+                    break
+                except asyncio.LimitOverrunError as more:
+                    await stream.readexactly(more.consumed)
+                except asyncio.IncompleteReadError:
+                    break
+            yield head + b" [cut]\n"
+
+
 async def _pump(
     name: str, stream: asyncio.StreamReader, prefix: bool, view: "LogView | None" = None
 ) -> None:
-    async for raw in stream:
+    async for raw in read_lines(stream):
         line = raw.decode(errors="replace").rstrip("\n")
         if view is not None:
             await view.show(name, line)
@@ -137,6 +165,7 @@ def _starter(
             stderr=asyncio.subprocess.STDOUT,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            limit=LINE_LIMIT,
         )
         if proc.stdout is not None:
             pumps.append(asyncio.create_task(_pump(name, proc.stdout, sys.stdout.isatty(), view)))

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from infra.stack import LINE_LIMIT, read_lines
 from shared._kit.envelope import CloudEvent, kafka_headers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,13 +70,14 @@ class ServiceProcess:
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            limit=LINE_LIMIT,
         )
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         assert self.proc is not None
         assert self.proc.stdout is not None
-        async for raw in self.proc.stdout:
+        async for raw in read_lines(self.proc.stdout):
             self.lines.append(raw.decode(errors="replace").rstrip("\n"))
 
     def events(self) -> list[dict[str, object]]:

@@ -1,5 +1,6 @@
 """Small pure pieces of the plumbing: topic names, URL redaction, log masking, cluster ids."""
 
+import asyncio
 import json
 import re
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import uuid
 
 from infra.local import _cluster_id
+from infra.stack import LINE_LIMIT, read_lines
 from infra.topics import contract_topics
 from shared import stable_id
 from shared._kit.logging import HELD_AT_MOST, mask_personal_numbers
@@ -148,3 +150,24 @@ def test_lines_written_together_are_all_written_in_order_and_masked() -> None:
     assert [line["n"] for line in lines] == list(range(-1, HELD_AT_MOST + 4))
     assert {line["phone"] for line in lines[1:-1]} == {"138****5678"}
     assert lines[-1]["event"] == "after"
+
+
+async def test_a_childs_overlong_line_is_cut_and_the_lines_after_it_still_read() -> None:
+    """A service logging a line longer than the reader's buffer must not stop the stack
+    from reading (a child nobody reads blocks on its next write)."""
+    script = (
+        "import sys; print('first'); print('x' * 3_000_000); print('after'); "
+        "sys.stdout.write('no newline at the end')"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT
+    )
+    assert proc.stdout is not None
+
+    lines = [raw async for raw in read_lines(proc.stdout)]
+    await proc.wait()
+
+    assert lines[0] == b"first\n"
+    assert lines[1].endswith(b" [cut]\n")
+    assert len(lines[1]) < 3_000_000, "cut (to what the buffer held, about the limit)"
+    assert lines[2:] == [b"after\n", b"no newline at the end"]
