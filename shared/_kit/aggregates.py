@@ -297,7 +297,7 @@ class AggregateStore(OutboxMarks[S]):
         entries = outbox_entries(events, ctx.key)
         mark = _entry(ctx.key, ctx.root, now)
         sent = self._sent.get(aggregate_id, ())
-        kept = without_sent(doc["outbox"], set(sent)) if doc else []
+        kept = without_sent(doc["outbox"], sent) if doc else []
         outbox = [*kept, *entries]
         new = {
             "_id": aggregate_id,

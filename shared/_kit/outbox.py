@@ -7,7 +7,7 @@ not written again; the relay (`publishing.OutboxRelay`) publishes what a crash l
 """
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -81,7 +81,7 @@ def holds_any(outbox: Sequence[Any], ids: set[str]) -> bool:
     return any(i in ids for entry in outbox for i in entry_ids(entry))
 
 
-def without_sent(outbox: Sequence[Any], sent: set[str]) -> list[Any]:
+def without_sent(outbox: Sequence[Any], sent: Collection[str]) -> list[Any]:
     """The outbox without the entries whose events are all sent."""
     return [e for e in outbox if not all(i in sent for i in entry_ids(e))]
 
@@ -153,12 +153,7 @@ class OutboxMarks(Generic[S]):
         for start in range(0, len(items), BULK_CHUNK):
             chunk = items[start : start + BULK_CHUNK]
             marked = [(doc, _published(doc, sent)) for _, (doc, sent) in chunk]
-            ops = [
-                UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": fields})
-                for doc, fields in marked
-            ]
-            result = await self.collection.bulk_write(ops, ordered=False)
-            if result.modified_count == len(ops):
+            if await _set_all(self.collection, marked):
                 for doc, fields in marked:
                     self._remember({**doc, **fields})
                 continue
@@ -199,12 +194,7 @@ class OutboxMarks(Generic[S]):
                 if doc is not None and holds_any(doc["outbox"], ids)
             ]
             if marked:
-                ops = [
-                    UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": fields})
-                    for doc, fields in marked
-                ]
-                result = await self.collection.bulk_write(ops, ordered=False)
-                if result.modified_count == len(ops):
+                if await _set_all(self.collection, marked):
                     for doc, fields in marked:
                         self._stored({**doc, **fields})
                 else:  # some lost to newer writes: those are done alone
@@ -262,6 +252,18 @@ def published_later(applied: Sequence[Applied[Any]]) -> None:
             by_store.setdefault(id(one.store), (one.store, []))[1].append(one)
     for store, group in by_store.values():
         store.published(group)
+
+
+async def _set_all(
+    collection: AsyncCollection[Document], marked: Sequence[tuple[Document, Document]]
+) -> bool:
+    """Set `fields` on each document if it still has the version it had; True if all did."""
+    ops = [
+        UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": fields})
+        for doc, fields in marked
+    ]
+    result = await collection.bulk_write(ops, ordered=False)
+    return result.modified_count == len(ops)
 
 
 def _unsent(doc: Document, sent: set[str]) -> Document:
