@@ -61,6 +61,9 @@ def kafka_config(
                 "share.coordinator.state.topic.min.isr=1",
                 "min.insync.replicas=1",
                 "group.initial.rebalance.delay.ms=0",
+                # an offset commit waits this long for others to share its write (default
+                # 5 ms): every batch a service finishes pays it once, so commit at once
+                "group.coordinator.append.linger.ms=0",
                 "",
             ]
         )
