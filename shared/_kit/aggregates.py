@@ -6,6 +6,7 @@ is one compare-and-set on `version`, so the state change, the inbox mark and the
 entries land together or not at all, on FerretDB (no transactions) as on MongoDB.
 """
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,11 @@ class AggregateStore(OutboxMarks[S]):
         # events published but still in their stored outbox: dropped by the aggregate's
         # next write, or by `mark_sent` (run every second) if none comes
         self._sent: dict[str, set[str]] = {}
+        # held while this process writes documents of the store: `mark_sent` compares
+        # the versions it remembers, so a write of ours in flight would make it fail and
+        # fall back to reading each document again (one query each, and the next unit
+        # reading them too: measured up to 150 ms added to a cycle at 600 commands/s)
+        self.writing = asyncio.Lock()
         self._watchers: list[Callable[[str, S], None]] = []
 
     @property
@@ -328,24 +334,32 @@ class AggregateStore(OutboxMarks[S]):
     ) -> Document | None:
         """Store `new` if nobody changed the document since `doc`; return what is stored."""
         stored = {**new, "version": (doc["version"] if doc else 0) + 1}
+        async with self.writing:
+            if not await self._written(aggregate_id, doc, stored):
+                return None
+            self._stored(stored)
+        return stored
+
+    async def _written(self, aggregate_id: str, doc: Document | None, stored: Document) -> bool:
         if doc is None:
             try:
                 await self.collection.insert_one(stored)
             except DuplicateKeyError:
-                return None  # created concurrently: decide again on what is there now
-        else:
-            fields = {k: v for k, v in stored.items() if k != "_id"}
-            result = await self.collection.update_one(
-                {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
-            )
-            if result.modified_count != 1:
-                return None
-        self._stored(stored)
-        return stored
+                return False  # created concurrently: decide again on what is there now
+            return True
+        fields = {k: v for k, v in stored.items() if k != "_id"}
+        result = await self.collection.update_one(
+            {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
+        )
+        return result.modified_count == 1
 
     async def write_staged(self, staged: Sequence[Staged]) -> None:
         """Write a unit's changed aggregates of this store: new ones with `insert_many`, the
         others as compare-and-sets in bulk; raise Conflict if any changed meanwhile."""
+        async with self.writing:
+            await self._write_staged(staged)
+
+    async def _write_staged(self, staged: Sequence[Staged]) -> None:
         created = [s for s in staged if s.base is None]
         updated = [s for s in staged if s.base is not None]
         conflict = False

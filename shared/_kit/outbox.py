@@ -6,6 +6,7 @@ aggregate's next write, or by `mark_sent` (a loop runs it every second) for aggr
 not written again; the relay (`publishing.OutboxRelay`) publishes what a crash left.
 """
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -92,6 +93,7 @@ class _Documents(Protocol):
     collection: AsyncCollection[Document]
     _cache: OrderedDict[str, Document]
     _sent: dict[str, set[str]]  # events published but still in their stored outbox
+    writing: asyncio.Lock  # held while this process writes the store's documents
 
     def _remember(self, doc: Document) -> None: ...
 
@@ -186,19 +188,22 @@ class OutboxMarks(Generic[S]):
         pending = [(a, set(ids)) for a, ids in self._sent.items()]
         for start in range(0, len(pending), BULK_CHUNK):
             chunk = pending[start : start + BULK_CHUNK]
-            known = [(a, self._cache.get(a), ids) for a, ids in chunk]
-            stale = [(a, ids) for a, doc, ids in known if doc is None]
-            marked = [
-                (doc, _unsent(doc, ids))
-                for _, doc, ids in known
-                if doc is not None and holds_any(doc["outbox"], ids)
-            ]
-            if marked:
-                if await _set_all(self.collection, marked):
-                    for doc, fields in marked:
-                        self._stored({**doc, **fields})
-                else:  # some lost to newer writes: those are done alone
-                    stale += [(doc["_id"], self._sent.get(doc["_id"], set())) for doc, _ in marked]
+            async with self.writing:  # the versions remembered are the stored ones
+                known = [(a, self._cache.get(a), ids) for a, ids in chunk]
+                stale = [(a, ids) for a, doc, ids in known if doc is None]
+                marked = [
+                    (doc, _unsent(doc, ids))
+                    for _, doc, ids in known
+                    if doc is not None and holds_any(doc["outbox"], ids)
+                ]
+                if marked:
+                    if await _set_all(self.collection, marked):
+                        for doc, fields in marked:
+                            self._stored({**doc, **fields})
+                    else:  # some lost to another process's writes: those are done alone
+                        stale += [
+                            (doc["_id"], self._sent.get(doc["_id"], set())) for doc, _ in marked
+                        ]
             for aggregate_id, ids in known_without_outbox(known):
                 self._drop_sent(aggregate_id, ids)
             for aggregate_id, ids in stale:

@@ -6,6 +6,7 @@ type on the service's own intake yields `<service>.command_rejected`; unknown ty
 other services' topics are ignored.
 """
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,19 @@ class Handled:
     refusal: tuple[str, list[str]] | None = None
     rejected: bool = False
     logged: str = "event_received"
+
+
+async def both(first: Awaitable[None], second: Awaitable[None]) -> None:
+    """Run both at once; if one fails, the other is cancelled and the failure raised as it
+    is (not in an ExceptionGroup: callers tell an outage from a bug by its type)."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 @dataclass
@@ -185,11 +199,30 @@ class Pipeline:
         return handled
 
     async def complete(self, unit: Unit, handled: Sequence[Handled]) -> None:
-        """Write the unit (raises Conflict), remember what finished, publish, then log."""
+        """Write the unit (raises Conflict); then remember what finished and publish, side
+        by side; then log.
+
+        Both only follow the write: a message remembered as finished before its effects
+        were stored would be skipped when redelivered after a crash. They need not follow
+        each other: events stored and remembered but not yet published stay in their
+        outboxes, which the relay publishes (as it always did after a crash between the
+        two); events published but not remembered are published again, with their ids,
+        when the message is redelivered."""
         await unit.write()
-        await self.processed.record_many(
-            [(h.key, h.record[0], h.record[1]) for h in handled if h.record is not None]
+        await both(
+            self.processed.record_many(
+                [(h.key, h.record[0], h.record[1]) for h in handled if h.record is not None]
+            ),
+            self._publish_rest(unit, handled),
         )
+        # (marked now, not when published early: marking rewrites a document, and the
+        # unit's own writes come first)
+        published_later([*unit.published_applied, *(a for h in handled for a in h.applied)])
+        with lines_together():
+            for h in handled:
+                self._log(h)
+
+    async def _publish_rest(self, unit: Unit, handled: Sequence[Handled]) -> None:
         await unit.published_early()
         # a message and its redelivery in one unit answer with the same events: send once;
         # what a step written at once published already is not sent again
@@ -197,12 +230,6 @@ class Pipeline:
             {e.id: e for h in handled for e in h.events if e.id not in unit.published}.values()
         )
         await self.outlet.publish(self.events_topic, events)
-        # (marked now, not when published early: marking rewrites a document, and the
-        # unit's own writes come first)
-        published_later([*unit.published_applied, *(a for h in handled for a in h.applied)])
-        with lines_together():
-            for h in handled:
-                self._log(h)
 
     def _log(self, h: Handled) -> None:
         fields = event_fields(h.event)

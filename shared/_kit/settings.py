@@ -61,6 +61,13 @@ class ServiceSettings(BaseSettings):
     # records handled as one unit of work, at most (one getmany), and how long to wait
     batch_max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=0)
+    # after a batch came, how long to wait for the records fetched again right after it
+    # (see intake.WaitingBatchSubscriber); 0 turns the linger off
+    batch_linger_ms: int = Field(default=3, ge=0)
+    # a fetch waits at most this long on the broker for records: a partition drained by
+    # the last batch is asked again only when the fetch in flight ends (aiokafka sends one
+    # at a time), so this bounds how late its next record is seen at a low rate
+    kafka_fetch_max_wait_ms: int = Field(default=100, ge=1)
     # a consumer busy with one record for longer than this makes /readyz answer 503
     stuck_after_s: float = Field(default=120.0, gt=0)
     # every MongoDB operation is given up after this (then retried as an outage)
