@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -348,8 +348,8 @@ class AggregateStore(OutboxMarks[S]):
                 return False  # created concurrently: decide again on what is there now
             return True
         fields = {k: v for k, v in stored.items() if k != "_id"}
-        result = await self.collection.update_one(
-            {"_id": aggregate_id, "version": doc["version"]}, {"$set": fields}
+        result = await self.collection.replace_one(
+            {"_id": aggregate_id, "version": doc["version"]}, fields
         )
         return result.modified_count == 1
 
@@ -368,10 +368,12 @@ class AggregateStore(OutboxMarks[S]):
             conflict |= bool(await self._insert_new(docs))
         for start in range(0, len(updated), BULK_CHUNK):
             chunk = updated[start : start + BULK_CHUNK]
+            # whole documents: FerretDB (patched) then writes a compare-and-set without
+            # reading and decoding the stored one first
             ops = [
-                UpdateOne(
+                ReplaceOne(
                     {"_id": s.aggregate_id, "version": s.base["version"]},
-                    {"$set": {**_fields(s.doc), "version": s.base["version"] + 1}},
+                    {**_fields(s.doc), "version": s.base["version"] + 1},
                 )
                 for s in chunk
                 if s.base is not None and s.doc is not None

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 Document = dict[str, Any]
@@ -237,15 +237,18 @@ class MemoryCollection:
             raise BulkWriteError({"writeErrors": errors, "nInserted": len(docs) - len(errors)})
 
     async def bulk_write(self, requests: Sequence[Any], *, ordered: bool = True) -> _UpdateResult:
-        """`UpdateOne` requests only (what the kit sends), one after the other."""
+        """`UpdateOne` and `ReplaceOne` requests only (what the kit sends), in turn."""
         matched = modified = 0
         for request in requests:
-            if not isinstance(request, UpdateOne):
+            if not isinstance(request, UpdateOne | ReplaceOne):
                 raise NotImplementedError(f"{type(request).__name__} in the in-memory store")
             update = request._doc
             if not isinstance(update, Mapping):
                 raise NotImplementedError("pipeline updates in the in-memory store")
-            result = await self.update_one(request._filter, update)
+            if isinstance(request, ReplaceOne):
+                result = await self.replace_one(request._filter, update)
+            else:
+                result = await self.update_one(request._filter, update)
             matched += result.matched_count
             modified += result.modified_count
         return _UpdateResult(matched, modified)
@@ -278,6 +281,18 @@ class MemoryCollection:
         _apply_update(created, update, inserting=True)
         await self.insert_one(created)
         return _UpdateResult(0, 0, created.get("_id"))
+
+    async def replace_one(
+        self, query: Mapping[str, Any], replacement: Mapping[str, Any]
+    ) -> _UpdateResult:
+        if any(key.startswith("$") for key in replacement):
+            raise ValueError("replacement document must not contain update operators")
+        for doc in self._matching(query):
+            changed = {"_id": doc["_id"], **copy.deepcopy(dict(replacement))}
+            self._check_unique(changed)
+            self.docs[doc["_id"]] = changed
+            return _UpdateResult(1, int(changed != doc))
+        return _UpdateResult(0, 0)
 
     async def find_one_and_update(
         self,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from bson import ObjectId
-from pymongo import InsertOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import AggregateStore
@@ -93,6 +93,61 @@ async def test_many_compare_and_sets_in_one_command_each_apply_once(mongo_db: Db
 
     assert (first.modified_count, again.modified_count) == (300, 0)
     assert await docs.count_documents({"version": 2}) == 300
+
+
+async def test_compare_and_set_replacements_match_as_mongodb_does(mongo_db: Db) -> None:
+    """The platform writes aggregates as `{_id, version}` → whole document; FerretDB
+    (patched) writes those without reading the stored document, and runs any it could
+    not make so as before: each case here must answer as MongoDB does."""
+    docs = mongo_db["docs"]
+    await docs.insert_many(
+        [
+            {"_id": "a", "version": 1, "old": True},
+            {"_id": "b", "version": 1},
+            {"_id": "same", "version": 1, "v": 1},
+            {"_id": "arr", "version": [7, 8]},  # matches {version: 7} in MongoDB
+            {"_id": "dbl", "version": 3.0},  # matches {version: 3}
+        ]
+    )
+
+    result = await docs.bulk_write(
+        [
+            ReplaceOne({"_id": "a", "version": 1}, {"version": 2, "new": True}),
+            ReplaceOne({"_id": "a", "version": 1}, {"version": 3}),  # sees the first: stale
+            ReplaceOne({"_id": "b", "version": 9}, {"version": 10}),  # stale
+            ReplaceOne({"_id": "same", "version": 1}, {"version": 1, "v": 1}),  # no change
+            ReplaceOne({"_id": "arr", "version": 7}, {"version": 8}),
+            ReplaceOne({"_id": "dbl", "version": 3}, {"version": 4}),
+            ReplaceOne({"_id": "nobody", "version": 1}, {"version": 2}),
+        ],
+        ordered=False,
+    )
+
+    assert result.matched_count == 4
+    # MongoDB does not count the unchanged one as modified; FerretDB v1.24 does, patched
+    # or not (its replacement compares the stored document, _id included, with the new)
+    assert result.modified_count in (3, 4)
+    assert await docs.find_one({"_id": "a"}) == {"_id": "a", "version": 2, "new": True}
+    assert await docs.find_one({"_id": "b"}) == {"_id": "b", "version": 1}
+    assert await docs.find_one({"_id": "same"}) == {"_id": "same", "version": 1, "v": 1}
+    assert await docs.find_one({"_id": "arr"}) == {"_id": "arr", "version": 8}
+    assert await docs.find_one({"_id": "dbl"}) == {"_id": "dbl", "version": 4}
+    assert await docs.count_documents({}) == 5
+
+
+async def test_a_replacement_that_changes_the_id_is_refused_as_before(mongo_db: Db) -> None:
+    docs = mongo_db["docs"]
+    await docs.insert_one({"_id": "a", "version": 1})
+
+    answer = await mongo_db.command(
+        {
+            "update": "docs",
+            "updates": [{"q": {"_id": "a", "version": 1}, "u": {"_id": "b", "version": 2}}],
+        }
+    )
+
+    assert [e["code"] for e in answer["writeErrors"]] == [66]
+    assert await docs.find_one({"_id": "a"}) == {"_id": "a", "version": 1}
 
 
 class _CountedReads:

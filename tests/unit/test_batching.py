@@ -56,10 +56,15 @@ class _CountingWrites:
         self.single = self.bulk = 0
         self.in_bulk = False
         update_one, bulk_write = self.collection.update_one, self.collection.bulk_write
+        replace_one = self.collection.replace_one
 
         async def counted_update_one(*args: Any, **kwargs: Any) -> Any:
             self.single += not self.in_bulk
             return await update_one(*args, **kwargs)
+
+        async def counted_replace_one(*args: Any, **kwargs: Any) -> Any:
+            self.single += not self.in_bulk
+            return await replace_one(*args, **kwargs)
 
         async def counted_bulk_write(*args: Any, **kwargs: Any) -> Any:
             self.bulk, self.in_bulk = self.bulk + 1, True
@@ -69,6 +74,7 @@ class _CountingWrites:
                 self.in_bulk = False
 
         self.collection.update_one = counted_update_one  # type: ignore[method-assign]
+        self.collection.replace_one = counted_replace_one  # type: ignore[method-assign]
         self.collection.bulk_write = counted_bulk_write  # type: ignore[method-assign]
 
 
