@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import UpdateOne
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared._kit.context import Applied
@@ -262,9 +262,17 @@ def published_later(applied: Sequence[Applied[Any]]) -> None:
 async def _set_all(
     collection: AsyncCollection[Document], marked: Sequence[tuple[Document, Document]]
 ) -> bool:
-    """Set `fields` on each document if it still has the version it had; True if all did."""
+    """Set `fields` on each document if it still has the version it had; True if all did.
+
+    Each is sent as the whole document it becomes (a replacement filtered by `_id` and
+    version): the same on MongoDB, and a write FerretDB (patched) makes without reading
+    the stored document. `doc` is the whole document as last stored; a marking never
+    raises the version, and only the outbox fields differ between two that share one."""
     ops = [
-        UpdateOne({"_id": doc["_id"], "version": doc["version"]}, {"$set": fields})
+        ReplaceOne(
+            {"_id": doc["_id"], "version": doc["version"]},
+            {**{k: v for k, v in doc.items() if k != "_id"}, **fields},
+        )
         for doc, fields in marked
     ]
     result = await collection.bulk_write(ops, ordered=False)
