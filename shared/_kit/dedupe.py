@@ -67,7 +67,7 @@ class Processed:
 
     async def _found(self, keys: Sequence[str], projection: Document | None) -> list[Document]:
         """The records of `keys`, by `_id` lists of at most LOOKUP_CHUNK (FerretDB's SQLite
-        store answers those from its _id index: a build patch, infra/artifacts.py)."""
+        store answers those from its _id index: a build patch, infra/ferretdb_patches.py)."""
         found: list[Document] = []
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = list(keys[start : start + LOOKUP_CHUNK])
