@@ -10,8 +10,9 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from datetime import datetime
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -20,6 +21,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.envelope import CloudEvent
+from shared._kit.inbox import FinishedKeys, entry_key, inbox_entry, trimmed
 from shared._kit.messages import Fact, Rejected, State
 from shared._kit.outbox import (
     BULK_CHUNK,
@@ -45,44 +47,6 @@ DEFAULT_CACHE_SIZE = 20_000
 # `insert` of many documents or one `update` statement over `$in` ids, and stay well
 # below that size anyway
 DUPLICATE_KEY = 11000
-
-
-class FinishedKeys(Protocol):
-    window: timedelta
-
-    async def known(self, keys: Sequence[str]) -> set[str]: ...
-
-
-# An inbox entry is one string, "<key> <root> <epoch ms>": FerretDB stores a document's
-# strings far faster than sub-documents holding dates (measured: 60 compare-and-sets of
-# enterprise documents with 20 entries, 350 ms as sub-documents with dates, 170 ms as
-# strings). Documents written earlier hold `{"k", "r", "t"}` entries, or plain keys.
-
-
-def _entry(key: str, root: str, at: datetime) -> str:
-    return f"{key} {root} {int(at.timestamp() * 1000)}"
-
-
-def _entry_key(entry: Any) -> str:
-    if isinstance(entry, dict):
-        return str(entry["k"])
-    return str(entry).split(" ", 1)[0]
-
-
-def _entry_root(entry: Any) -> str:
-    if isinstance(entry, dict):
-        return str(entry["r"])
-    parts = str(entry).split(" ")
-    return parts[1] if len(parts) == 3 else parts[0]
-
-
-def _entry_time(entry: Any) -> datetime:
-    if isinstance(entry, dict):
-        return entry["t"] if "t" in entry else datetime.min.replace(tzinfo=UTC)
-    parts = str(entry).split(" ")
-    if len(parts) == 3:
-        return datetime.fromtimestamp(int(parts[2]) / 1000, tz=UTC)
-    return datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -283,7 +247,7 @@ class AggregateStore(OutboxMarks[S]):
         self, aggregate_id: str, doc: Document | None, ctx: Context, decide: Decide[S]
     ) -> tuple[Applied[S], Document | None]:
         """The result of `decide` on `doc`, and the document to store (None: nothing to)."""
-        if doc is not None and any(_entry_key(e) == ctx.key for e in doc["inbox"]):
+        if doc is not None and any(entry_key(e) == ctx.key for e in doc["inbox"]):
             pending = [
                 event
                 for entry in doc["outbox"]
@@ -301,7 +265,7 @@ class AggregateStore(OutboxMarks[S]):
         events = self._envelopes(aggregate_id, ctx, change.facts)
         now = self.clock.now()
         entries = outbox_entries(events, ctx.key)
-        mark = _entry(ctx.key, ctx.root, now)
+        mark = inbox_entry(ctx.key, ctx.root, now)
         sent = self._sent.get(aggregate_id, ())
         kept = without_sent(doc["outbox"], sent) if doc else []
         outbox = [*kept, *entries]
@@ -309,8 +273,12 @@ class AggregateStore(OutboxMarks[S]):
             "_id": aggregate_id,
             "version": doc["version"] if doc else 0,
             "state": change.state.model_dump(mode="json"),
-            "inbox": await self._trimmed(
-                aggregate_id, [*(doc["inbox"] if doc else []), mark], now, ctx.unit
+            "inbox": await trimmed(
+                [*(doc["inbox"] if doc else []), mark],
+                size=self.inbox_size,
+                finished=self.finished,
+                now=now,
+                first_in_unit=partial(_first_trim, ctx.unit, self, aggregate_id),
             ),
             "outbox": outbox,
             "outbox_since": (_oldest(doc, now) if kept and doc else now) if outbox else None,
@@ -393,30 +361,6 @@ class AggregateStore(OutboxMarks[S]):
             for applied in s.applied:
                 applied.stored = stored
 
-    async def _trimmed(
-        self, aggregate_id: str, inbox: list[Any], now: datetime, unit: Unit | None
-    ) -> list[Any]:
-        """The inbox without the oldest keys of finished messages (or of messages older
-        than the dedupe window), once it grows past twice the limit; without a record of
-        finished messages, the last `inbox_size` keys.
-
-        Within a unit, the record of finished messages is asked once per aggregate: the
-        messages of the unit itself finish only when it is written, so asking again for
-        each of a batch's commands would find nothing more, at a query each."""
-        if len(inbox) <= self.inbox_size:
-            return inbox
-        if self.finished is None:
-            return inbox[-self.inbox_size :]
-        if len(inbox) <= 2 * self.inbox_size:
-            return inbox
-        if unit is not None and not unit.trim_once(self, aggregate_id):
-            return inbox
-        oldest = inbox[: -self.inbox_size]
-        done = await self.finished.known(sorted({_entry_root(e) for e in oldest}))
-        expired = now - self.finished.window
-        kept = [e for e in oldest if _entry_root(e) not in done and _entry_time(e) > expired]
-        return kept + inbox[-self.inbox_size :]
-
     async def create_many(
         self, ctx: Context, created: Sequence[tuple[str, S, Sequence[Fact]]]
     ) -> list[Applied[S]]:
@@ -428,7 +372,7 @@ class AggregateStore(OutboxMarks[S]):
         without this key is a bug of the caller (ids must be new) and raises.
         """
         now = self.clock.now()
-        mark = _entry(ctx.key, ctx.root, now)
+        mark = inbox_entry(ctx.key, ctx.root, now)
         applied: dict[str, Applied[S]] = {}
         docs: list[Document] = []
         for aggregate_id, state, facts in created:
@@ -450,7 +394,7 @@ class AggregateStore(OutboxMarks[S]):
                 self._stored(doc)
         if existing:
             async for doc in self.collection.find({"_id": {"$in": sorted(existing)}}):
-                if not any(_entry_key(e) == ctx.key for e in doc["inbox"]):
+                if not any(entry_key(e) == ctx.key for e in doc["inbox"]):
                     raise ValueError(
                         f"{self.name}/{doc['_id']} exists: ids of new aggregates must be new"
                     )
@@ -480,6 +424,10 @@ class AggregateStore(OutboxMarks[S]):
                     raise
                 existing |= {chunk[e["index"]]["_id"] for e in errors}
         return existing
+
+
+def _first_trim(unit: Unit | None, store: object, aggregate_id: str) -> bool:
+    return unit is None or unit.trim_once(store, aggregate_id)
 
 
 def _fields(doc: Document | None) -> Document:
