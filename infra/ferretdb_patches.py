@@ -30,11 +30,13 @@ PATCHES = (
     # the filter's sole key, so every compare-and-set (`{_id, version}`) reads the whole
     # collection (measured: ~20 ms per update with 500 documents, growing with the
     # count). Its handlers filter every row again in Go, so pushing the `_id` equality
-    # down whenever it is present returns the same documents.
+    # down whenever it is present returns the same documents. (`Len` first: a command
+    # without a filter, `count` say, passes a nil document, and `Has` is not nil-safe.)
     Patch(
         "internal/backends/sqlite/collection.go",
         'if params.Filter.Len() == 1 {\n\t\tv, _ := params.Filter.Get("_id")',
-        'if params.Filter.Has("_id") {\n\t\tv, _ := params.Filter.Get("_id")',
+        'if params.Filter.Len() > 0 && params.Filter.Has("_id") {\n'
+        '\t\tv, _ := params.Filter.Get("_id")',
         count=2,
     ),
     # Its SQLite backend creates the `_id` index on `_ferretdb_sjson->"_id"` but filters

@@ -80,6 +80,23 @@ async def test_unique_index_rejects_a_second_document_with_the_same_key(
     assert await cases.count_documents({}) == 1
 
 
+async def test_commands_without_a_filter_are_answered(
+    mongo_db: AsyncDatabase[dict[str, object]],
+) -> None:
+    # the local FerretDB's `_id` pushdown once looked into a filter that `count` without
+    # a query does not send, and the server dropped the connection instead of answering
+    docs = mongo_db["docs"]
+    await docs.insert_many([{"_id": "a", "n": 1}, {"_id": "b", "n": 2}, {"_id": "c", "n": 2}])
+
+    assert (await mongo_db.command("count", "docs"))["n"] == 3
+    assert (await mongo_db.command("count", "docs", query={"n": 2}))["n"] == 2
+    assert (await mongo_db.command("count", "docs", query={"_id": "b", "n": 2}))["n"] == 1
+    assert (await mongo_db.command("count", "docs", query={"_id": {"$in": ["a", "c"]}}))["n"] == 2
+    assert await docs.estimated_document_count() == 3
+    assert [d["_id"] async for d in docs.find().sort("_id", 1)] == ["a", "b", "c"]
+    assert (await mongo_db.command("explain", {"find": "docs"}))["ok"] == 1
+
+
 async def test_conditional_update_applies_once_under_concurrency(
     mongo_db: AsyncDatabase[dict[str, object]],
 ) -> None:
