@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, Final, Literal, Protocol
 
 import structlog
@@ -116,7 +115,7 @@ class Pipeline:
     def unit(self) -> Unit:
         """A unit of work whose steps written at once are published at once."""
         unit = Unit()
-        unit.early = partial(self._publish_early, unit)
+        unit.early = self._publish_early
         return unit
 
     async def _publish_early(self, unit: Unit, applied: list[Applied[Any]]) -> None:

@@ -90,7 +90,9 @@ class Unit:
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
     # publishes what is written before the unit's end (for steps written at once; set by
     # the pipeline), and the ids it published, which the unit's end leaves out
-    early: Callable[[list[Any]], Awaitable[None]] | None = None
+    # (called with the unit: a unit holding a callable bound to itself is a reference
+    # cycle, and every unit with all it staged would wait for the garbage collector)
+    early: "Callable[[Unit, list[Any]], Awaitable[None]] | None" = None
     published: set[str] = field(default_factory=set)
     published_applied: list[Any] = field(default_factory=list)
     # the early publishing, one batch after the other (so an aggregate's events stay in
@@ -169,13 +171,16 @@ class Unit:
         if before is not None:
             await before
         assert self.early is not None
-        await self.early(applied)
+        await self.early(self, applied)
         self.published_applied.extend(applied)
 
     async def published_early(self) -> None:
         """Wait for the early publishing (raises what it raised)."""
         if self.publishing is not None:
-            await self.publishing
+            publishing = self.publishing
+            await publishing
+            if self.publishing is publishing:
+                self.publishing = None  # (the task holds the unit: no cycle left behind)
 
     def trim_once(self, store: object, aggregate_id: str) -> bool:
         """True the first time it is asked for this aggregate in this unit."""

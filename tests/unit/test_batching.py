@@ -1,6 +1,8 @@
 """A batch of records as one unit of work (in memory): the outcome of handling them one by
 one, with one write per aggregate; refusals, duplicates and conflicts inside a batch."""
 
+import gc
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +13,7 @@ from shared._kit.envelope import identity_key
 from shared._kit.failures import Failures
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.outbox import entry_cause
+from shared._kit.unit import Unit
 from shared.testing import Scenario
 from tests.unit.counter_service import SERVICE, Counter, Ping
 
@@ -188,3 +191,32 @@ async def test_an_outage_during_a_batch_is_waited_out_and_the_batch_handled_whol
     assert [e.id for e in batched.published[3:]] == [e.id for e in sequential.published[3:]]
     retried = consumer.metrics.retries.labels("svc", "transient")._value.get()
     assert retried == 2
+
+
+async def test_a_finished_unit_of_work_is_freed_at_once_not_left_to_the_collector() -> None:
+    # a unit caught in a reference cycle keeps everything it staged (documents, states,
+    # events) until a collection: measured, 28,000 objects every 1.7 s at 650 commands/s
+    # and a 15-31 ms pause each time, straight into the latency of the batch in hand
+    scenario = Scenario(SERVICE)
+    await scenario.given(*(Ping(key=f"k{n}", n=0) for n in range(3)))
+    units: list[weakref.ref[Unit]] = []
+    make_unit = scenario.pipeline.unit
+
+    def tracked() -> Unit:
+        unit = make_unit()
+        units.append(weakref.ref(unit))
+        return unit
+
+    scenario.pipeline.unit = tracked  # type: ignore[method-assign]
+    pings = [(f"k{n % 3}", 1.0, f"id-{n}") for n in range(12)]
+    gc.collect()
+    gc.disable()
+    try:
+        await _consumer(scenario).handle_batch(_records(scenario, pings))
+        await scenario.when(Ping(key="k0", n=2))
+        alive = [ref() for ref in units]
+    finally:
+        gc.enable()
+
+    assert len(units) == 2, "the batch and the single message, a unit each"
+    assert alive == [None, None], "both freed when they ended, with the collector off"

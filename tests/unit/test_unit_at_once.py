@@ -156,7 +156,7 @@ async def test_a_step_written_at_once_is_published_at_once_after_what_was_writte
     unit = Unit()
     published: list[list[str]] = []
 
-    async def early(applied: list[Any]) -> None:
+    async def early(_: Unit, applied: list[Any]) -> None:
         published.append([(e.data or {})["slot"] for a in applied for e in a.events])
         unit.published.update(e.id for a in applied for e in a.events)
 
@@ -178,7 +178,7 @@ async def test_a_failed_early_publishing_is_raised_where_the_unit_ends() -> None
     _, visits = stores(db)
     unit = Unit()
 
-    async def refused(_: list[Any]) -> None:
+    async def refused(_: Unit, __: list[Any]) -> None:
         raise ConnectionError("broker gone")
 
     unit.early = refused
