@@ -91,6 +91,8 @@ class AggregateStore(OutboxMarks[S]):
         # events published but still in their stored outbox: dropped by the aggregate's
         # next write, or by `mark_sent` (run every second) if none comes
         self._sent: dict[str, set[str]] = {}
+        # since when (monotonic) each aggregate of `_sent` has held published events
+        self._sent_since: dict[str, float] = {}
         # held while this process writes documents of the store: `mark_sent` compares
         # the versions it remembers, so a write of ours in flight would make it fail and
         # fall back to reading each document again (one query each, and the next unit
@@ -126,6 +128,7 @@ class AggregateStore(OutboxMarks[S]):
             sent &= {i for entry in doc["outbox"] for i in entry_ids(entry)}
             if not sent:
                 del self._sent[doc["_id"]]
+                self._sent_since.pop(doc["_id"], None)
         if self._watchers:
             state = self._state(doc)
             for watcher in self._watchers:

@@ -147,13 +147,16 @@ def build_app(
         for store in runtime.stores:
             await store.create_indexes()
 
-    async def mark_sent() -> None:
+    async def mark_sent(older_than_s: float = 0.0) -> None:
         for store in runtime.stores:
-            await store.mark_sent()
+            await store.mark_sent(older_than_s=older_than_s)
+
+    async def mark_settled() -> None:
+        await mark_sent(MARK_SENT_S / 2)
 
     async def start_loops() -> None:
         background.append(asyncio.create_task(relay.run()))
-        background.append(asyncio.create_task(every(MARK_SENT_S, mark_sent, "outbox_marking")))
+        background.append(asyncio.create_task(every(MARK_SENT_S, mark_settled, "outbox_marking")))
         background.append(
             asyncio.create_task(every(HOUSEKEEPING_S, runtime.processed.sweep, "dedupe_sweep"))
         )

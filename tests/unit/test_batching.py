@@ -6,8 +6,10 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from aiokafka.structs import ConsumerRecord
 
+from shared._kit import outbox
 from shared._kit.consuming import Consumer, RetryPolicy
 from shared._kit.envelope import identity_key
 from shared._kit.failures import Failures
@@ -220,3 +222,33 @@ async def test_a_finished_unit_of_work_is_freed_at_once_not_left_to_the_collecto
 
     assert len(units) == 2, "the batch and the single message, a unit each"
     assert alive == [None, None], "both freed when they ended, with the collector off"
+
+
+async def test_the_marking_loop_leaves_aggregates_that_their_next_write_will_mark(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = Scenario(SERVICE)
+    await scenario.given(*(Ping(key=f"k{n}", n=0) for n in range(3)))
+    store = scenario.runtime.stores[0]
+    await store.mark_sent()
+    writes = _CountingWrites(scenario)
+    clock = [1000.0]
+    monkeypatch.setattr(outbox, "_now", lambda: clock[0])
+
+    await _consumer(scenario).handle_batch(_records(scenario, [("k0", 1.0, "a"), ("k1", 1.0, "b")]))
+    clock[0] += 0.3
+    await store.mark_sent(older_than_s=0.5)
+    assert writes.bulk == 1, "published 0.3 s ago: left for their next write"
+    await _consumer(scenario).handle_batch(_records(scenario, [("k0", 1.0, "c")]))
+    assert writes.bulk == 2
+    clock[0] += 0.3
+    await store.mark_sent(older_than_s=0.5)
+
+    assert writes.bulk == 3, "k1 has waited 0.6 s: marked; k0 was written again 0.3 s ago"
+    docs = scenario.db["counters"].docs
+    assert docs["k1"]["outbox"] == []
+    assert [entry_cause(e) for e in docs["k0"]["outbox"]] == [
+        identity_key(e.source, e.id) for e in _events(scenario, [("k0", 1.0, "c")])
+    ]
+    await store.mark_sent()  # at shutdown: everything, whatever its age
+    assert docs["k0"]["outbox"] == []
