@@ -188,6 +188,7 @@ class Scenario(Generic[S]):
                     queue.append((out_topic, out))
         for store in self.runtime.stores:  # as the service's marking loop does each second
             await store.mark_sent()
+        await self.runtime.processed.written_later()  # the records written in the background
         return outcome
 
     @property

@@ -259,7 +259,7 @@ class AggregateStore(OutboxMarks[S]):
             ]
             state = self._state(doc)
             return Applied(
-                self, aggregate_id, pending, duplicate=True, state=state, stored=doc
+                self, aggregate_id, pending, duplicate=True, state=state, stored=doc, in_inbox=True
             ), None
         current = None if doc is None else self._state(doc)
         change = decide(current)
@@ -286,7 +286,8 @@ class AggregateStore(OutboxMarks[S]):
             "outbox": outbox,
             "outbox_since": (_oldest(doc, now) if kept and doc else now) if outbox else None,
         }
-        return Applied(self, aggregate_id, events, state=change.state, stored=new), new
+        applied = Applied(self, aggregate_id, events, state=change.state, stored=new, in_inbox=True)
+        return applied, new
 
     def _envelopes(
         self, aggregate_id: str, ctx: Context, facts: Sequence[Fact]
@@ -390,7 +391,9 @@ class AggregateStore(OutboxMarks[S]):
                 "outbox_since": now if entries else None,
             }
             docs.append(new)
-            applied[aggregate_id] = Applied(self, aggregate_id, events, state=state, stored=new)
+            applied[aggregate_id] = Applied(
+                self, aggregate_id, events, state=state, stored=new, in_inbox=True
+            )
         existing = await self._insert_new(docs)
         for doc in docs:
             if doc["_id"] not in existing:
@@ -408,7 +411,13 @@ class AggregateStore(OutboxMarks[S]):
                     for event in entry_events(entry)
                 ]
                 applied[doc["_id"]] = Applied(
-                    self, doc["_id"], pending, duplicate=True, state=self._state(doc), stored=doc
+                    self,
+                    doc["_id"],
+                    pending,
+                    duplicate=True,
+                    state=self._state(doc),
+                    stored=doc,
+                    in_inbox=True,
                 )
         result = list(applied.values())
         ctx.applied.extend(result)

@@ -38,6 +38,9 @@ class Applied(Generic[S]):
     state: S | None = None
     # the document's version and outbox as last seen, so marking sent needs no re-read
     stored: dict[str, Any] | None = None
+    # the aggregate's inbox holds the message's key once this change is written (a change
+    # made under it, or one found there already): proof enough that it was handled
+    in_inbox: bool = False
 
     async def mark_published(self) -> None:
         if self.events:

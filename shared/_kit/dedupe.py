@@ -5,10 +5,14 @@ holds only an aggregate's last keys. This record holds every message the service
 (applied, refused or ignored) for `window` (default 7 days) whatever else happened to
 the aggregates meanwhile, so a command re-sent by a client within the window has no
 second effect, and a refused one is refused again with the same `command_rejected`.
-It is written after the message's events are published and before its offset is
-committed; a crash in between leaves the aggregate inbox to recognise the redelivery.
+It is written after the message's effects are stored and before its offset is
+committed, except where every aggregate the message changed holds its key in its inbox
+(`record_later`): that inbox is proof enough until the record is written, and keeps the
+key until then (an inbox forgets only keys recorded here, or older than the window), so
+the record waits for the commit in the background instead of the commit for it.
 """
 
+import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -16,12 +20,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
+import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared._kit.clock import Clock
 from shared._kit.envelope import CloudEvent
+
+log = structlog.get_logger("station.dedupe")
 
 Document = dict[str, Any]
 Outcome = Literal["applied", "rejected", "ignored"]
@@ -30,6 +37,9 @@ DUPLICATE_KEY = 11000
 # keys per `_id` list lookup: FerretDB's patched SQLite store pushes lists of up to 500 down
 LOOKUP_CHUNK = 500
 RECENT_KEYS = 100_000
+# a record written later that keeps failing is given up after this many attempts (its
+# aggregates' inboxes keep its key for the dedupe window)
+LATER_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,9 @@ class Processed:
         # keys this process recorded lately: asked again (to trim an inbox), they need no
         # query; a key is added only once its record is stored
         self._recent: OrderedDict[str, None] = OrderedDict()
+        # records to write in the background (`record_later`), and the task writing them
+        self._later: list[tuple[str, Outcome, Sequence[CloudEvent]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def create_indexes(self) -> None:
         await self.collection.create_index([("at", ASCENDING)])
@@ -130,6 +143,43 @@ class Processed:
                 if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
                     raise
         self._remember([key for key, _, _ in finished])
+
+    def record_later(self, finished: Sequence[tuple[str, Outcome, Sequence[CloudEvent]]]) -> None:
+        """Remember these in the background: only for messages whose every change holds
+        their key in its aggregate's inbox (see the module's docstring). Written in bulk,
+        in order, retried; `written_later` waits for them."""
+        if not finished:
+            return
+        self._later.extend(finished)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_later())
+
+    async def _write_later(self) -> None:
+        failures = 0
+        while self._later:
+            batch = self._later[:BULK_CHUNK]
+            try:
+                await self.record_many(batch)
+            except Exception as exc:  # noqa: BLE001 - retried, then left to the inboxes
+                failures += 1
+                given_up = failures >= LATER_ATTEMPTS
+                log.warning(
+                    "dedupe_record_failed",
+                    records=len(batch),
+                    attempt=failures,
+                    given_up=given_up,
+                    error=f"{type(exc).__name__}: {exc}"[:300],
+                )
+                if not given_up:
+                    await asyncio.sleep(min(5.0, 0.1 * 2**failures))
+                    continue
+            failures = 0
+            del self._later[: len(batch)]
+
+    async def written_later(self) -> None:
+        """Wait until what `record_later` was given is written (or given up)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     async def sweep(self) -> int:
         """Forget what is older than the window; return how many were forgotten."""

@@ -86,6 +86,25 @@ class Handled:
     logged: str = "event_received"
 
 
+Record = tuple[str, Literal["applied", "rejected"], list[CloudEvent]]
+
+
+def finished_records(handled: Sequence[Handled]) -> tuple[list[Record], list[Record]]:
+    """What to remember before the offsets are committed, and what may follow them: a
+    message applied whose every change holds its key in its aggregate's inbox is proven
+    handled by those inboxes until its record is written; a refusal, or a message that
+    changed nothing, has only its record."""
+    now: list[Record] = []
+    later: list[Record] = []
+    for h in handled:
+        if h.record is None:
+            continue
+        outcome, events = h.record
+        proven = outcome == "applied" and bool(h.applied) and all(a.in_inbox for a in h.applied)
+        (later if proven else now).append((h.key, outcome, events))
+    return now, later
+
+
 async def both(first: Awaitable[None], second: Awaitable[None]) -> None:
     """Run both at once; if one fails, the other is cancelled and the failure raised as it
     is (not in an ExceptionGroup: callers tell an outage from a bug by its type)."""
@@ -206,14 +225,12 @@ class Pipeline:
         each other: events stored and remembered but not yet published stay in their
         outboxes, which the relay publishes (as it always did after a crash between the
         two); events published but not remembered are published again, with their ids,
-        when the message is redelivered."""
+        when the message is redelivered. A message whose changes all hold its key in
+        their aggregates' inboxes is remembered in the background (`record_later`)."""
         await unit.write()
-        await both(
-            self.processed.record_many(
-                [(h.key, h.record[0], h.record[1]) for h in handled if h.record is not None]
-            ),
-            self._publish_rest(unit, handled),
-        )
+        now, later = finished_records(handled)
+        await both(self.processed.record_many(now), self._publish_rest(unit, handled))
+        self.processed.record_later(later)
         # (marked now, not when published early: marking rewrites a document, and the
         # unit's own writes come first)
         published_later([*unit.published_applied, *(a for h in handled for a in h.applied)])

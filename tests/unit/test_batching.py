@@ -252,3 +252,35 @@ async def test_the_marking_loop_leaves_aggregates_that_their_next_write_will_mar
     ]
     await store.mark_sent()  # at shutdown: everything, whatever its age
     assert docs["k0"]["outbox"] == []
+
+
+async def test_a_message_its_inboxes_prove_handled_is_remembered_after_the_commit() -> None:
+    scenario = Scenario(SERVICE)
+    await scenario.given(Ping(key="k0", n=0))
+    pings = [("k0", 2.0, "applied-1"), ("k0", -50.0, "refused-1")]
+    applied, refused = (identity_key(e.source, e.id) for e in _events(scenario, pings))
+    processed = scenario.db["processed"].docs
+
+    await _consumer(scenario).handle_batch(_records(scenario, pings))  # FastStream commits now
+
+    assert refused in processed, "a refusal has only its record: written before the commit"
+    assert applied not in processed, "the applied one is in k0's inbox: its record follows"
+    await scenario.runtime.processed.written_later()
+    assert applied in processed
+
+
+async def test_a_redelivery_is_recognised_when_the_record_written_later_was_lost() -> None:
+    scenario = Scenario(SERVICE)
+    await scenario.given(Ping(key="k0", n=0))
+    records = _records(scenario, [("k0", 2.0, "applied-1")])
+    await _consumer(scenario).handle_batch(records)
+    writer = scenario.runtime.processed._writer
+    assert writer is not None
+    writer.cancel()  # the process died before writing it
+    scenario.runtime.processed._later.clear()
+
+    await _consumer(scenario).handle_batch(records)  # redelivered: the offset was committed
+
+    assert await scenario.state("counters", "k0", Counter) == Counter(total=2.0)
+    pinged = [e for e in scenario.published if e.type == "svc.pinged"]
+    assert len({e.id for e in pinged[1:]}) == 1, "the same event published again, no new one"
