@@ -22,10 +22,10 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.envelope import CloudEvent
 from shared._kit.inbox import FinishedKeys, entry_key, inbox_entry, trimmed
+from shared._kit.marking import OutboxMarks
 from shared._kit.messages import Fact, Rejected, State
 from shared._kit.outbox import (
     BULK_CHUNK,
-    OutboxMarks,
     entry_cause,
     entry_events,
     entry_ids,

@@ -20,9 +20,9 @@ from shared._kit.context import Applied, Context
 from shared._kit.dedupe import Finished, Processed
 from shared._kit.envelope import CloudEvent
 from shared._kit.logging import lines_together
+from shared._kit.marking import published_later
 from shared._kit.messages import CommandRejected, Message, Rejected, TimerFailed
 from shared._kit.metrics import PlatformMetrics
-from shared._kit.outbox import published_later
 from shared._kit.timers import Timers
 from shared._kit.unit import CURRENT_UNIT, Conflict, Unit
 

@@ -13,8 +13,8 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied
 from shared._kit.envelope import CloudEvent, kafka_headers
 from shared._kit.logging import lines_together
+from shared._kit.marking import mark_all_published
 from shared._kit.metrics import PlatformMetrics
-from shared._kit.outbox import mark_all_published
 from shared._kit.pipeline import event_fields
 
 log = structlog.get_logger("station.publishing")

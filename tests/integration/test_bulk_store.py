@@ -10,7 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared import AggregateStore, Context
 from shared._kit.clock import ManualClock
 from shared._kit.envelope import CloudEvent
-from shared._kit.outbox import mark_all_published
+from shared._kit.marking import mark_all_published
 from shared._kit.timers import Timers
 from tests.unit.counter_service import Counter, Pinged
 

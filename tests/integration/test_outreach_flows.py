@@ -19,7 +19,7 @@ from services.outreach.store import visits_collection
 from shared import AggregateStore, Command, Context, Runtime
 from shared._kit.clock import ManualClock
 from shared._kit.envelope import CloudEvent
-from shared._kit.outbox import mark_all_published
+from shared._kit.marking import mark_all_published
 from tests.integration.outreach_support import household, volunteer, warning
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import AggregateStore
 from shared._kit.clock import ManualClock
-from shared._kit.outbox import published_later
+from shared._kit.marking import published_later
 from shared._kit.unit import Unit
 from tests.unit.slots_support import Slots, ctx_in, take
 

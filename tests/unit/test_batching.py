@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiokafka.structs import ConsumerRecord
 
-from shared._kit import outbox
+from shared._kit import marking
 from shared._kit.consuming import Consumer, RetryPolicy
 from shared._kit.envelope import identity_key
 from shared._kit.failures import Failures
@@ -233,7 +233,7 @@ async def test_the_marking_loop_leaves_aggregates_that_their_next_write_will_mar
     await store.mark_sent()
     writes = _CountingWrites(scenario)
     clock = [1000.0]
-    monkeypatch.setattr(outbox, "_now", lambda: clock[0])
+    monkeypatch.setattr(marking, "_now", lambda: clock[0])
 
     await _consumer(scenario).handle_batch(_records(scenario, [("k0", 1.0, "a"), ("k1", 1.0, "b")]))
     clock[0] += 0.3

@@ -18,9 +18,10 @@ from shared._kit.context import Context
 from shared._kit.deadletters import DeadLetters
 from shared._kit.envelope import CloudEvent
 from shared._kit.failures import Failures
+from shared._kit.marking import mark_all_published
 from shared._kit.memory import MemoryDatabase
 from shared._kit.metrics import PlatformMetrics
-from shared._kit.outbox import mark_all_published, outbox_entries
+from shared._kit.outbox import outbox_entries
 from shared._kit.publishing import OutboxRelay
 from shared._kit.timers import Timers
 from shared.testing import Scenario
