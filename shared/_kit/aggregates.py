@@ -107,6 +107,13 @@ class AggregateStore(OutboxMarks[S]):
     async def create_indexes(self) -> None:
         await self.collection.create_index([("outbox_since", ASCENDING)])
 
+    @property
+    def keeps_keys(self) -> bool:
+        """Whether this store's inboxes keep a key until its message is recorded as
+        finished (they can then stand for the record: `Applied.in_inbox`); without a
+        record of finished messages they keep only the last `inbox_size` keys."""
+        return self.finished is not None
+
     def _state(self, doc: Document) -> S:
         return self.state_type.model_validate(doc["state"])
 
@@ -259,7 +266,13 @@ class AggregateStore(OutboxMarks[S]):
             ]
             state = self._state(doc)
             return Applied(
-                self, aggregate_id, pending, duplicate=True, state=state, stored=doc, in_inbox=True
+                self,
+                aggregate_id,
+                pending,
+                duplicate=True,
+                state=state,
+                stored=doc,
+                in_inbox=self.keeps_keys,
             ), None
         current = None if doc is None else self._state(doc)
         change = decide(current)
@@ -286,7 +299,9 @@ class AggregateStore(OutboxMarks[S]):
             "outbox": outbox,
             "outbox_since": (_oldest(doc, now) if kept and doc else now) if outbox else None,
         }
-        applied = Applied(self, aggregate_id, events, state=change.state, stored=new, in_inbox=True)
+        applied = Applied(
+            self, aggregate_id, events, state=change.state, stored=new, in_inbox=self.keeps_keys
+        )
         return applied, new
 
     def _envelopes(
@@ -392,7 +407,7 @@ class AggregateStore(OutboxMarks[S]):
             }
             docs.append(new)
             applied[aggregate_id] = Applied(
-                self, aggregate_id, events, state=state, stored=new, in_inbox=True
+                self, aggregate_id, events, state=state, stored=new, in_inbox=self.keeps_keys
             )
         existing = await self._insert_new(docs)
         for doc in docs:
@@ -417,7 +432,7 @@ class AggregateStore(OutboxMarks[S]):
                     duplicate=True,
                     state=self._state(doc),
                     stored=doc,
-                    in_inbox=True,
+                    in_inbox=self.keeps_keys,
                 )
         result = list(applied.values())
         ctx.applied.extend(result)

@@ -13,11 +13,13 @@ from shared._kit import marking
 from shared._kit.consuming import Consumer, RetryPolicy
 from shared._kit.envelope import identity_key
 from shared._kit.failures import Failures
+from shared._kit.memory import MemoryDatabase
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.outbox import entry_cause
 from shared._kit.unit import Unit
 from shared.testing import Scenario
 from tests.unit.counter_service import SERVICE, Counter, Ping
+from tests.unit.slots_support import ctx_in, stores, take
 
 
 class _NoDeadLetters:
@@ -284,3 +286,17 @@ async def test_a_redelivery_is_recognised_when_the_record_written_later_was_lost
     assert await scenario.state("counters", "k0", Counter) == Counter(total=2.0)
     pinged = [e for e in scenario.published if e.type == "svc.pinged"]
     assert len({e.id for e in pinged[1:]}) == 1, "the same event published again, no new one"
+
+
+async def test_only_inboxes_that_wait_for_the_record_stand_for_it() -> None:
+    # a store without a record of finished messages keeps only its last keys: a change
+    # there proves nothing for long, so its message is recorded before the commit
+    db = MemoryDatabase()
+    keeping = Scenario(SERVICE).runtime.stores[0]
+    forgetting, _ = stores(db)  # (as built here: no record of finished messages)
+
+    applied = await forgetting.apply("r", ctx_in("m1", None), take("v1"))
+
+    assert keeping.keeps_keys
+    assert not forgetting.keeps_keys
+    assert applied.in_inbox is False
