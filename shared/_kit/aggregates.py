@@ -132,10 +132,7 @@ class AggregateStore(OutboxMarks[S]):
         self._remember(doc)
         sent = self._sent.get(doc["_id"])
         if sent is not None:  # what this write left out of the outbox is marked for good
-            sent &= {i for entry in doc["outbox"] for i in entry_ids(entry)}
-            if not sent:
-                del self._sent[doc["_id"]]
-                self._sent_since.pop(doc["_id"], None)
+            self._drop_sent(doc["_id"], sent - {i for e in doc["outbox"] for i in entry_ids(e)})
         if self._watchers:
             state = self._state(doc)
             for watcher in self._watchers:

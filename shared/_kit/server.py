@@ -10,8 +10,9 @@ import logging
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
@@ -33,6 +34,7 @@ from shared._kit.failures import Failures, Server
 from shared._kit.health import document_route, health_routes, json_body, stats_route
 from shared._kit.intake import subscribe
 from shared._kit.logging import configure_logging
+from shared._kit.loops import HOUSEKEEPING_S, MARK_SENT_S, at_most, every
 from shared._kit.memory import MemoryDatabase
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import Pipeline
@@ -45,10 +47,6 @@ Document = dict[str, Any]
 S = TypeVar("S", bound=ServiceSettings)
 log = structlog.get_logger("station.runtime")
 ASYNCAPI_PATH = "/docs/asyncapi"
-HOUSEKEEPING_S = 3600.0
-# published events leave the outboxes of aggregates not written again within this time
-MARK_SENT_S = 1.0
-MARK_SENT_AT_STOP_S = 5.0
 # The garbage collector's first threshold (Python: 700). At 700 a campaign's few hundred
 # thousand short-lived models set off full collections over the cached documents every
 # 0.7 s (0.9 s of a 4.5 s campaign); at 50,000, 16 collections in the whole benchmark.
@@ -151,12 +149,11 @@ def build_app(
         for store in runtime.stores:
             await store.mark_sent(older_than_s=older_than_s)
 
-    async def mark_settled() -> None:
-        await mark_sent(MARK_SENT_S / 2)
-
     async def start_loops() -> None:
         background.append(asyncio.create_task(relay.run()))
-        background.append(asyncio.create_task(every(MARK_SENT_S, mark_settled, "outbox_marking")))
+        # each second, what has waited half a second (the rest leaves with its next write)
+        settled = partial(mark_sent, MARK_SENT_S / 2)
+        background.append(asyncio.create_task(every(MARK_SENT_S, settled, "outbox_marking")))
         background.append(
             asyncio.create_task(every(HOUSEKEEPING_S, runtime.processed.sweep, "dedupe_sweep"))
         )
@@ -185,16 +182,12 @@ def build_app(
         await asyncio.gather(*background, return_exceptions=True)
 
     async def stop_plumbing() -> None:
-        # the consumers are stopped: what they published leaves the outboxes now, within a
-        # bound (a database that does not answer must not hold the shutdown)
-        try:  # the dedupe records left to write (their keys are in the inboxes meanwhile)
-            await asyncio.wait_for(runtime.processed.written_later(), MARK_SENT_AT_STOP_S)
-        except Exception as exc:  # noqa: BLE001 - at worst a key stays in its inboxes longer
-            log.warning("dedupe_records_unwritten", error=f"{type(exc).__name__}: {exc}"[:300])
-        try:
-            await asyncio.wait_for(mark_sent(), MARK_SENT_AT_STOP_S)
-        except Exception as exc:  # noqa: BLE001 - at worst the relay publishes them again
-            log.warning("outbox_marking_failed", error=f"{type(exc).__name__}: {exc}"[:300])
+        # the consumers are stopped: the dedupe records left to write (their keys are in
+        # the inboxes meanwhile), then what they published leaves the outboxes (else the
+        # relay publishes it again), each within a bound: a database that does not answer
+        # must not hold the shutdown
+        await at_most(runtime.processed.written_later(), "dedupe_records_unwritten")
+        await at_most(mark_sent(), "outbox_marking_failed")
         await producer.stop()
 
     return AsgiFastStream(
@@ -211,17 +204,6 @@ def build_app(
         on_shutdown=[stop_loops],
         after_shutdown=[stop_plumbing],
     )
-
-
-async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> None:
-    """Run `job` now and then every `seconds`; a failure is logged and tried next time."""
-    while True:
-        try:
-            result = await job()
-            log.debug(name, result=result)
-        except Exception as exc:  # noqa: BLE001 - the next round tries again
-            log.warning(f"{name}_failed", error=f"{type(exc).__name__}: {exc}"[:500])
-        await asyncio.sleep(seconds)
 
 
 def contract_routes(service: Service[Any], runtime: Runtime[Any]) -> list[tuple[str, Any]]:
