@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from bench.common import drop_database
-from bench.throughput import WARMUP_S, Enterprise, FactClock, commands_at, open_loop
+from bench.open_loop import WARMUP_S, Enterprise, FactClock, commands_at, open_loop
 
 SECONDS = 8.0
 
