@@ -18,6 +18,7 @@ import uuid
 from pymongo import AsyncMongoClient
 
 from bench.common import drop_database, handled, report
+from bench.open_loop import registration
 from services.enterprise.matcher import Candidate, Location, plan_redistribution
 from services.enterprise.state import AlertState, EnterpriseState, TransferState
 from services.enterprise.store import EnterpriseStore
@@ -137,23 +138,7 @@ async def declare_inventory(bootstrap: str, url: str, declarations: int) -> None
         },
     )
     ids = [f"bench-{suffix}-{n:03}" for n in range(100)]
-    registrations = [
-        command(
-            "enterprise.register_enterprise",
-            eid,
-            {
-                "enterprise_id": eid,
-                "name": eid,
-                "address": "Lishui",
-                "location": {"lat": 28.45, "lon": 119.92},
-                "licences": CAT3,
-                "liaison_officer": {"officer_id": "o", "name": "Lü", "phone": "13800000001"},
-                "contact": {"name": "c", "phone": "13900000002"},
-                "storage": [{"cas": BUTANONE, "capacity_kg": 1_000_000}],
-            },
-        )
-        for eid in ids
-    ]
+    registrations = [registration(eid, CAT3, BUTANONE, 1_000_000) for eid in ids]
     stocktakes = [
         command(
             "enterprise.declare_inventory",

@@ -24,6 +24,24 @@ from tests.support import ServiceProcess, command, produce
 BUTANONE = "78-93-3"
 
 
+def registration(eid: str, licences: list[str], cas: str, capacity_kg: float) -> CloudEvent:
+    """`register_enterprise` for a benchmark's enterprise in Lishui, with one warehouse."""
+    return command(
+        "enterprise.register_enterprise",
+        eid,
+        {
+            "enterprise_id": eid,
+            "name": eid,
+            "address": "Lishui",
+            "location": {"lat": 28.45, "lon": 119.92},
+            "licences": licences,
+            "liaison_officer": {"officer_id": "o", "name": "Lü", "phone": "13800000001"},
+            "contact": {"name": "c", "phone": "13900000002"},
+            "storage": [{"cas": cas, "capacity_kg": capacity_kg}],
+        },
+    )
+
+
 async def _service_topics(bootstrap: str, prefix: str) -> None:
     topics = [f"{prefix}.intake", f"{prefix}.events"]
     await ensure_topics(bootstrap, [*topics, *map(dlq_topic, topics)])
@@ -121,20 +139,7 @@ class Enterprise:
     async def register(self, service: ServiceProcess) -> None:
         await _service_topics(self.bootstrap, self.prefix)
         registrations = [
-            command(
-                "enterprise.register_enterprise",
-                eid,
-                {
-                    "enterprise_id": eid,
-                    "name": eid,
-                    "address": "Lishui",
-                    "location": {"lat": 28.45, "lon": 119.92},
-                    "licences": ["drug_precursor_3", "hazardous"],
-                    "liaison_officer": {"officer_id": "o", "name": "Lü", "phone": "138"},
-                    "contact": {"name": "c", "phone": "139"},
-                    "storage": [{"cas": BUTANONE, "capacity_kg": 10_000_000}],
-                },
-            )
+            registration(eid, ["drug_precursor_3", "hazardous"], BUTANONE, 10_000_000)
             for eid in self.ids
         ]
         await service.start()
