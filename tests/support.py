@@ -1,6 +1,7 @@
 """Helpers for tests that run services as real processes."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,10 @@ from infra.stack import LINE_LIMIT, read_lines
 from shared._kit.envelope import CloudEvent, kafka_headers
 
 ROOT = Path(__file__).resolve().parent.parent
+# a process that does not exit in time is asked for its stacks: how long they may take
+# to arrive, and how many of the lines since the stop a failure shows
+STACKS_S = 1.0
+STACK_LINES = 80
 
 
 @dataclass(frozen=True)
@@ -102,14 +107,24 @@ class ServiceProcess:
     async def wait_exit(self, timeout_s: float) -> int:
         assert self.proc is not None
         assert self._reader is not None
+        seen = len(self.lines)
         try:
             code = await asyncio.wait_for(self.proc.wait(), timeout_s)
         except TimeoutError:
-            # say what it was doing: its last lines are the only trace of a slow shutdown
-            last = "\n".join(self.lines[-15:])
-            raise AssertionError(f"{self.name} running after {timeout_s} s:\n{last}") from None
+            raise AssertionError(await self._stuck(timeout_s, seen)) from None
         await self._reader
         return code
+
+    async def _stuck(self, timeout_s: float, seen: int) -> str:
+        """What a process that did not exit was doing: its last lines, then the stacks of
+        its threads (the kit prints them on SIGUSR1, even with its event loop blocked)."""
+        assert self.proc is not None
+        before = "\n".join(self.lines[max(0, seen - 10) : seen])
+        self.proc.send_signal(signal.SIGUSR1)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), STACKS_S)
+        since = "\n".join(self.lines[seen:][-STACK_LINES:])
+        return f"{self.name} running after {timeout_s} s:\n{before}\n--- since:\n{since}"
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM, timeout_s: float = 15.0) -> int:
         assert self.proc is not None

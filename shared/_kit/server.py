@@ -5,6 +5,7 @@ the same way for all four. Clients are made here, at start-up, never at import t
 """
 
 import asyncio
+import faulthandler
 import gc
 import logging
 import signal
@@ -278,6 +279,9 @@ def run_service(service: Service[S]) -> None:
         log.error("startup_failed", reason=f"bad settings: {exc}")
         sys.exit(2)
     configure_logging(service=service.name, level=settings.log_level, fmt=settings.log_format)
+    # `kill -USR1 <pid>` prints every thread's stack to stderr, from C, even while the
+    # event loop is blocked: the one look inside a process that hangs
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         code = asyncio.run(serve(service, settings))
     except StartupError as exc:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from infra.topics import contract_topics
-from tests.support import Infra, ServiceProcess, start_group_at_end
+from tests.support import Infra, ServiceProcess, eventually, start_group_at_end
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +69,43 @@ async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
     # at error level; the service's own lines must carry no error
     errors = [e for e in events if e["level"] == "error" and str(e["logger"]).startswith("station")]
     assert errors == []
+
+
+async def test_sigusr1_prints_the_stacks_and_the_service_goes_on(
+    infra: Infra, unique_id: Callable[[str], str]
+) -> None:
+    """The look inside a process that hangs (tests ask for it when a stop times out)."""
+    group = unique_id("enterprise-stacks")
+    await start_group_at_end(infra.kafka_bootstrap_servers, group, ["enterprise.intake"])
+    service = ServiceProcess(
+        "enterprise",
+        {
+            **infra.env(),
+            "ENTERPRISE_MONGODB_DATABASE": unique_id("enterprise").replace("-", "_"),
+            "ENTERPRISE_CONSUMER_GROUP": group,
+        },
+    )
+    await service.start()
+    try:
+        await service.wait_ready()
+        before = len(service.lines)
+        assert service.proc is not None
+        service.proc.send_signal(signal.SIGUSR1)
+
+        async def printed() -> bool:
+            return any(line.startswith("Current thread") for line in service.lines[before:])
+
+        await eventually(printed, timeout_s=10, what="the stacks after SIGUSR1")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{service.port}") as http:
+            health = await http.get("/healthz")
+        code = await service.stop(signal.SIGTERM)
+    finally:
+        await service.kill()
+    stacks = service.lines[before:]
+    # the main thread's stack, innermost last, runs through the event loop
+    assert any('File "' in line and "asyncio" in line for line in stacks)
+    assert health.json() == {"status": "ok"}
+    assert code == 0
 
 
 BAD_SETTINGS = {
