@@ -183,9 +183,12 @@ class OutboxMarks(Generic[S]):
         cursor = self.collection.find(query).sort([("outbox_since", 1)]).limit(limit)
         return [doc async for doc in cursor]
 
-    def leftovers(self, doc: Document) -> Applied[S]:
-        """What a document's outbox still holds, ready to publish (raises if it is corrupt)."""
-        events = [e for entry in doc["outbox"] for e in entry_events(entry)]
+    def leftovers(self: _Documents, doc: Document) -> Applied[S]:
+        """What a document's outbox still holds that this process has not published, ready
+        to publish (raises if it is corrupt). Events published here wait up to 1.5 marking
+        periods to leave the outbox, longer than a short relay grace: not sent twice."""
+        sent = self._sent.get(doc["_id"], set())
+        events = [e for entry in doc["outbox"] for e in entry_events(entry) if e.id not in sent]
         return Applied(self, doc["_id"], events, stored=doc)
 
 

@@ -93,6 +93,8 @@ class OutboxRelay:
             for doc in left:
                 try:
                     applied = store.leftovers(doc)
+                    if not applied.events:
+                        continue  # published by this process, not yet marked
                     await self.publisher.publish_applied(self.topic, [applied])
                 except Exception as exc:
                     if self.transient(exc):

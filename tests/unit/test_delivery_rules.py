@@ -14,7 +14,7 @@ from aiokafka.structs import ConsumerRecord
 
 from shared import Timer
 from shared._kit.clock import ManualClock
-from shared._kit.context import Context
+from shared._kit.context import Applied, Context
 from shared._kit.deadletters import DeadLetters
 from shared._kit.envelope import CloudEvent
 from shared._kit.failures import Failures
@@ -206,6 +206,34 @@ async def test_the_relay_reports_a_document_it_cannot_publish_and_sweeps_the_oth
     assert sorted(publisher.sent) == ["e-a", "e-c"]
     assert (first, second) == (2, 0)
     assert relay.failing["counters"] == {"bad"}
+
+
+async def test_the_relay_leaves_what_this_process_published_and_has_not_marked_yet() -> None:
+    """Marking waits for half a second or the aggregate's next write; a relay grace shorter
+    than that must not publish those events a second time."""
+    scenario = Scenario(SERVICE)
+    await scenario.when(Ping(key="a", n=1))
+    store = scenario.runtime.stores[0]
+    published = CloudEvent(id="e-published", source="/s", type="svc.pinged", subject="a")
+    crashed = CloudEvent(id="e-left", source="/s", type="svc.pinged", subject="a")
+    entries = outbox_entries([published, crashed], "x")
+    await store.collection.update_one(
+        {"_id": "a"}, {"$set": {"outbox": entries, "outbox_since": WHEN}}
+    )
+    doc = await store.collection.find_one({"_id": "a"})
+    assert doc is not None
+    store.published([Applied(store, "a", [published], stored=doc)])
+    publisher = _Publisher(refuse="")
+    relay = OutboxRelay(
+        publisher,  # type: ignore[arg-type]
+        [store],
+        topic="svc.events",
+        clock=ManualClock(WHEN + timedelta(minutes=1)),
+        transient=Failures().transient,
+    )
+
+    assert await relay.relay_once() == 1
+    assert publisher.sent == ["e-left"]
 
 
 class _Due(Timer, type="svc.due", subject="key"):
