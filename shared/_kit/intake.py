@@ -17,7 +17,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 
@@ -51,9 +50,15 @@ async def parse_batch(
     return parsed
 
 
-def raw_body(message: StreamMessage[Any]) -> Any:
-    """The body as it is: the pipeline parses CloudEvents itself."""
-    return message.body
+async def raw_records(message: StreamMessage[Any]) -> Any:
+    """The batch's records as Kafka gave them: the pipeline parses CloudEvents itself.
+
+    A coroutine, and the handler takes what it returns with no dependency injection (the
+    broker is built with `apply_types=False`): FastStream runs a plain function given as
+    decoder in a worker thread, and FastDepends resolved the handler's `KafkaMessage`
+    parameter in another, so each batch waited for two thread hops (7 % of the service's
+    samples at 700 commands/s, in py-spy)."""
+    return message.raw_message
 
 
 class WaitingBatchSubscriber(BatchSubscriber):
@@ -110,7 +115,7 @@ def subscribe(
         batch_timeout_ms=settings.batch_timeout_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         parser=parse_batch,
-        decoder=raw_body,
+        decoder=raw_records,
         title=f"{consumer.service}:{topic}",
     )
     if type(subscriber) is not BatchSubscriber:  # FastStream changed: look again
@@ -120,5 +125,5 @@ def subscribe(
     waiting.linger_ms = settings.batch_linger_ms
 
     @waiting
-    async def on_batch(message: KafkaMessage) -> None:
-        await consumer.handle_batch(message.raw_message)
+    async def on_batch(records: tuple[Record, ...]) -> None:
+        await consumer.handle_batch(records)

@@ -84,6 +84,8 @@ def build_app(
         logger=logging.getLogger(f"station.{service.name}.faststream"),
         # its per-message "Received"/"Processed" lines repeat our event_received line
         log_level=logging.DEBUG,
+        # handlers get the raw records, not injected arguments (see intake.raw_records)
+        apply_types=False,
         middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service.name)],
     )
     producer = AIOKafkaProducer(
