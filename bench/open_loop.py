@@ -168,6 +168,9 @@ async def open_loop(
 
 
 WARMUP_S = 2.0
+# the sender wakes at most this often, and sends what is due (measured at 700/s: 2 ms
+# ticks cost it 0.41 s of CPU per 1,000 commands, 5 ms 0.30, one wake-up per command 0.48)
+TICK_S = 0.005
 
 
 def commands_at(rate: float, seconds: float) -> int:
@@ -195,16 +198,22 @@ async def _open_loop(
     sent: dict[str, float] = {}
     warmup = int(rate * WARMUP_S)
     commands = ent.declarations(commands_at(rate, seconds), start)
+    # encoded before the clock starts, and sent by ticks: what is due goes out together,
+    # stamped with the tick's time (one wake-up and one produce request per tick, not
+    # per command: the sender is not the service, and shares its two cores)
+    topic, headers = f"{ent.prefix}.intake", kafka_headers()
+    encoded = [(c.id, c.key, c.to_bytes()) for c in commands]
     began = time.perf_counter()
     try:
-        for n, c in enumerate(commands):
-            delay = began + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            sent[c.id] = time.perf_counter()
-            await producer.send(
-                f"{ent.prefix}.intake", c.to_bytes(), key=c.key, headers=kafka_headers()
-            )
+        n = 0
+        while n < len(encoded):
+            now = time.perf_counter()
+            due = min(len(encoded), int((now - began) * rate) + 1)
+            for cid, key, value in encoded[n:due]:
+                sent[cid] = now
+                await producer.send(topic, value, key=key, headers=headers)
+            n = due
+            await asyncio.sleep(max(0.0, began + n / rate - time.perf_counter(), TICK_S))
         await producer.flush()
     finally:
         await producer.stop()
