@@ -16,10 +16,11 @@ from typing import Any, Generic, TypeVar
 
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
+from shared._kit.creation import BulkCreation
 from shared._kit.envelope import CloudEvent
 from shared._kit.inbox import FinishedKeys, entry_key, inbox_entry, trimmed
 from shared._kit.marking import OutboxMarks
@@ -42,11 +43,6 @@ S = TypeVar("S", bound=State)
 # of a busy aggregate slower (measured on FerretDB: ~0.1 ms per entry).
 DEFAULT_INBOX_SIZE = 8
 DEFAULT_CACHE_SIZE = 20_000
-# documents per bulk command: FerretDB v1.24 (SQLite) never answers one `update` command
-# of 100 or more statements and wedges that database (README); bulk writes here are an
-# `insert` of many documents or one `update` statement over `$in` ids, and stay well
-# below that size anyway
-DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class Change(Generic[S]):
 Decide = Callable[[S | None], Change[S] | None]
 
 
-class AggregateStore(OutboxMarks[S]):
+class AggregateStore(BulkCreation[S], OutboxMarks[S]):
     """One collection of aggregates of one state type, with inbox and outbox.
 
     Documents read or written recently are kept in memory (at most `cache_size`): the
@@ -376,78 +372,6 @@ class AggregateStore(OutboxMarks[S]):
             s.stored = stored
             for applied in s.applied:
                 applied.stored = stored
-
-    async def create_many(
-        self, ctx: Context, created: Sequence[tuple[str, S, Sequence[Fact]]]
-    ) -> list[Applied[S]]:
-        """Create many new aggregates under one key, in bulk (a campaign's visits, say).
-
-        Each is stored with `ctx.key` in its inbox and its facts in its outbox, by a few
-        `insert_many` calls instead of one write each. A replay finds them created: those
-        are duplicates, returning what they have not published yet. An id that exists
-        without this key is a bug of the caller (ids must be new) and raises.
-        """
-        now = self.clock.now()
-        mark = inbox_entry(ctx.key, ctx.root, now)
-        applied: dict[str, Applied[S]] = {}
-        docs: list[Document] = []
-        for aggregate_id, state, facts in created:
-            events = self._envelopes(aggregate_id, ctx, facts)
-            entries = outbox_entries(events, ctx.key)
-            new: Document = {
-                "_id": aggregate_id,
-                "version": 1,
-                "state": state.model_dump(mode="json"),
-                "inbox": [mark],
-                "outbox": entries,
-                "outbox_since": now if entries else None,
-            }
-            docs.append(new)
-            applied[aggregate_id] = Applied(
-                self, aggregate_id, events, state=state, stored=new, in_inbox=self.keeps_keys
-            )
-        existing = await self._insert_new(docs)
-        for doc in docs:
-            if doc["_id"] not in existing:
-                self._stored(doc)
-        if existing:
-            async for doc in self.collection.find({"_id": {"$in": sorted(existing)}}):
-                if not any(entry_key(e) == ctx.key for e in doc["inbox"]):
-                    raise ValueError(
-                        f"{self.name}/{doc['_id']} exists: ids of new aggregates must be new"
-                    )
-                pending = [
-                    event
-                    for entry in doc["outbox"]
-                    if entry_cause(entry) == ctx.key
-                    for event in entry_events(entry)
-                ]
-                applied[doc["_id"]] = Applied(
-                    self,
-                    doc["_id"],
-                    pending,
-                    duplicate=True,
-                    state=self._state(doc),
-                    stored=doc,
-                    in_inbox=self.keeps_keys,
-                )
-        result = list(applied.values())
-        ctx.applied.extend(result)
-        return result
-
-    async def _insert_new(self, docs: Sequence[Document]) -> set[str]:
-        """Insert in chunks; return the ids that already existed."""
-        existing: set[str] = set()
-        for start in range(0, len(docs), BULK_CHUNK):
-            chunk = docs[start : start + BULK_CHUNK]
-            try:
-                await self.collection.insert_many(chunk, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                existing |= {chunk[e["index"]]["_id"] for e in errors}
-        return existing
 
 
 def _first_trim(unit: Unit | None, store: object, aggregate_id: str) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 from shared._kit.envelope import CloudEvent
 from shared._kit.packing import pack_lines, unpack_lines
 
+# documents per bulk command: an unpatched FerretDB v1.24 never answers one `update`
+# command of 100 or more statements and wedges that database (README, "FerretDB hangs")
 BULK_CHUNK = 50
 
 
