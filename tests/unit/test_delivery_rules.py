@@ -178,6 +178,17 @@ class _Publisher:
             await one.mark_published()
 
 
+def _relay(publisher: _Publisher, store: Any) -> OutboxRelay:
+    """A relay over one store, a minute after the outboxes were left (past any grace)."""
+    return OutboxRelay(
+        publisher,  # type: ignore[arg-type]
+        [store],
+        topic="svc.events",
+        clock=ManualClock(WHEN + timedelta(minutes=1)),
+        transient=Failures().transient,
+    )
+
+
 async def test_the_relay_reports_a_document_it_cannot_publish_and_sweeps_the_others() -> None:
     scenario = Scenario(SERVICE)
     for key in ("a", "bad", "c"):
@@ -192,13 +203,7 @@ async def test_the_relay_reports_a_document_it_cannot_publish_and_sweeps_the_oth
             {"_id": key}, {"$set": {"outbox": [entry], "outbox_since": WHEN}}
         )
     publisher = _Publisher(refuse="bad")
-    relay = OutboxRelay(
-        publisher,  # type: ignore[arg-type]
-        [store],
-        topic="svc.events",
-        clock=ManualClock(WHEN + timedelta(minutes=1)),
-        transient=Failures().transient,
-    )
+    relay = _relay(publisher, store)
 
     first = await relay.relay_once()
     second = await relay.relay_once()
@@ -224,13 +229,7 @@ async def test_the_relay_leaves_what_this_process_published_and_has_not_marked_y
     assert doc is not None
     store.published([Applied(store, "a", [published], stored=doc)])
     publisher = _Publisher(refuse="")
-    relay = OutboxRelay(
-        publisher,  # type: ignore[arg-type]
-        [store],
-        topic="svc.events",
-        clock=ManualClock(WHEN + timedelta(minutes=1)),
-        transient=Failures().transient,
-    )
+    relay = _relay(publisher, store)
 
     assert await relay.relay_once() == 1
     assert publisher.sent == ["e-left"]
