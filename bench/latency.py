@@ -49,12 +49,13 @@ async def main() -> None:
     try:
         for rate in args.rates:
             before = cpu_times()
-            p50, p95, p99 = await open_loop(ent, clock, rate, SECONDS, start)
+            w = await open_loop(ent, clock, rate, SECONDS, start)
             busy, steal = busy_and_steal(before, cpu_times())
             start += commands_at(rate, SECONDS) + 1
             print(
                 f"{rate:.0f}/s ({WARMUP_S:.0f} s warm-up, {SECONDS:.0f} s counted): "
-                f"p50 {p50:.0f} ms  p95 {p95:.0f} ms  p99 {p99:.0f} ms  "
+                f"p50 {w.p50:.0f} ms  p95 {w.p95:.0f} ms  p99 {w.p99:.0f} ms  "
+                f"last fact {w.behind:.0f} ms after the last command  "
                 f"(machine busy {busy:.0%}, steal {steal:.1%})",
                 flush=True,
             )

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -153,9 +154,20 @@ class Enterprise:
         )
 
 
+class Window(NamedTuple):
+    """An open loop's figures (ms): latency quantiles of the commands counted, and how long
+    after the last command was sent its last fact came. That stays near one latency while
+    the service keeps up with the rate, and grows with the backlog when it does not."""
+
+    p50: float
+    p95: float
+    p99: float
+    behind: float
+
+
 async def open_loop(
     ent: Enterprise, clock: FactClock, rate: float, seconds: float, start: int
-) -> tuple[float, float, float]:
+) -> Window:
     """Commands at a steady `rate` for WARMUP_S + `seconds`; p50, p95, p99 from sent to
     fact seen, of those sent after the warm-up (the first seconds at a new rate follow a
     burst or a slower rate: what the service does then is not the steady state).
@@ -190,7 +202,7 @@ def collector_paused() -> Iterator[None]:
 
 async def _open_loop(
     ent: Enterprise, clock: FactClock, rate: float, seconds: float, start: int
-) -> tuple[float, float, float]:
+) -> Window:
     producer = AIOKafkaProducer(
         bootstrap_servers=ent.bootstrap, acks="all", enable_idempotence=True, linger_ms=1
     )
@@ -221,4 +233,5 @@ async def _open_loop(
     measured = [c.id for c in commands[warmup:]]
     latencies = sorted((clock.arrived[i] - sent[i]) * 1000 for i in measured)
     q = statistics.quantiles(latencies, n=100)
-    return q[49], q[94], q[98]
+    behind = (max(clock.arrived[i] for i in sent) - max(sent.values())) * 1000
+    return Window(q[49], q[94], q[98], behind)
