@@ -5,7 +5,8 @@ from datetime import datetime
 
 from pymongo import AsyncMongoClient
 
-from tests.support import ServiceProcess, eventually
+from tests.processes import ServiceProcess
+from tests.support import eventually
 
 
 def report(name: str, count: int, seconds: float, latencies_ms: list[float]) -> float:

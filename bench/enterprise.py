@@ -24,7 +24,8 @@ from services.enterprise.state import AlertState, EnterpriseState, TransferState
 from services.enterprise.store import EnterpriseStore
 from shared import AggregateStore
 from shared._kit.clock import SystemClock
-from tests.support import ServiceProcess, command, produce, start_group_at_end
+from tests.processes import ServiceProcess
+from tests.support import command, produce, start_group_at_end
 
 BUTANONE = "78-93-3"
 CAT3 = ["drug_precursor_3", "hazardous"]

@@ -35,7 +35,8 @@ from shared import AggregateStore, Context
 from shared._kit.clock import SystemClock
 from shared._kit.envelope import CloudEvent
 from shared._kit.timers import Timers
-from tests.support import EventTail, ServiceProcess, command, produce, start_group_at_end
+from tests.processes import ServiceProcess
+from tests.support import EventTail, command, produce, start_group_at_end
 
 TOPICS = ["mediation.intake", "mediation.events", "outreach.events"]
 BLOCKS = [f"block-{n:02}" for n in range(1, 19)]

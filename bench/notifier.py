@@ -28,7 +28,8 @@ from bench.common import drop_database, report
 from infra.dev_sinks import MailSink, SmsGateway, serve_sms, serve_smtp
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent, kafka_headers
-from tests.support import ServiceProcess, command, eventually, free_port, start_group_at_end
+from tests.processes import ServiceProcess
+from tests.support import command, eventually, free_port, start_group_at_end
 
 BUTANONE = "78-93-3"
 BRIGADE = "13700000110"

@@ -20,7 +20,8 @@ from bench.common import handled
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent, kafka_headers
 from shared._kit.topics import dlq_topic
-from tests.support import ServiceProcess, command, produce
+from tests.processes import ServiceProcess
+from tests.support import command, produce
 
 BUTANONE = "78-93-3"
 

@@ -46,7 +46,8 @@ from tests.integration.outreach_support import (
     service_process,
     warning,
 )
-from tests.support import Infra, ServiceProcess, eventually
+from tests.processes import ServiceProcess
+from tests.support import Infra, eventually
 
 BLOCKS = [f"block-{n:02}" for n in range(1, 19)]
 MIN_AGE = 60

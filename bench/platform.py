@@ -21,7 +21,8 @@ from pymongo import AsyncMongoClient
 from bench.common import drop_database, handled, report
 from infra.kafka import ensure_topics
 from shared._kit.topics import dlq_topic
-from tests.support import ServiceProcess, command, produce
+from tests.processes import ServiceProcess
+from tests.support import command, produce
 
 
 async def relay_ends(

@@ -10,15 +10,8 @@ from pymongo import AsyncMongoClient
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent
 from shared._kit.topics import dlq_topic
-from tests.support import (
-    EventTail,
-    Infra,
-    ServiceProcess,
-    command,
-    produce,
-    stats_of,
-    stats_showing,
-)
+from tests.processes import ServiceProcess
+from tests.support import EventTail, Infra, command, produce, stats_of, stats_showing
 
 BUTANONE = "78-93-3"
 CAT3 = ["drug_precursor_3", "hazardous"]

@@ -14,10 +14,10 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from shared._kit.envelope import CloudEvent
+from tests.processes import ServiceProcess
 from tests.support import (
     EventTail,
     Infra,
-    ServiceProcess,
     command,
     produce,
     start_group_at_end,

@@ -15,10 +15,10 @@ from infra.dev_sinks import MailSink, SmsGateway, serve_sms, serve_smtp
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent
 from tests.integration.enterprise_support import Enterprise
+from tests.processes import ServiceProcess
 from tests.support import (
     EventTail,
     Infra,
-    ServiceProcess,
     eventually,
     free_port,
     produce,

@@ -28,16 +28,8 @@ from services.outreach.targeting import registry_entry
 from shared import Command, State
 from shared._kit.envelope import CloudEvent
 from shared._kit.topics import dlq_topic
-from tests.support import (
-    EventTail,
-    Infra,
-    ServiceProcess,
-    command,
-    eventually,
-    produce,
-    stats_of,
-    stats_showing,
-)
+from tests.processes import ServiceProcess
+from tests.support import EventTail, Infra, command, eventually, produce, stats_of, stats_showing
 
 STATION_OFFSET = timedelta(hours=8)
 

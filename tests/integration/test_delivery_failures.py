@@ -12,7 +12,8 @@ from collections import Counter
 import pytest
 
 from tests.platform.harness import Ledger, PrivateFerretDB, entry
-from tests.support import Infra, ServiceProcess
+from tests.processes import ServiceProcess
+from tests.support import Infra
 
 pytestmark = pytest.mark.integration
 

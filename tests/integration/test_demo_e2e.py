@@ -13,7 +13,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from cli.events import EVENTS_TOPICS, INTAKE_TOPICS, Event, read_all
-from tests.support import ROOT, Infra, ServiceProcess, start_group_at_end
+from tests.processes import ServiceProcess
+from tests.support import ROOT, Infra, start_group_at_end
 
 pytestmark = pytest.mark.integration
 

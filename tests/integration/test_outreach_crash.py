@@ -22,7 +22,8 @@ from tests.integration.outreach_support import (
     volunteer,
     warning,
 )
-from tests.support import EventTail, Infra, ServiceProcess, eventually, produce
+from tests.processes import ServiceProcess
+from tests.support import EventTail, Infra, eventually, produce
 
 pytestmark = pytest.mark.integration
 

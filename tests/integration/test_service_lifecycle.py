@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from infra.topics import contract_topics
-from tests.support import Infra, ServiceProcess, eventually, start_group_at_end
+from tests.processes import ServiceProcess
+from tests.support import Infra, eventually, start_group_at_end
 
 pytestmark = pytest.mark.integration
 

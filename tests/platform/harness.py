@@ -10,15 +10,8 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from shared._kit.envelope import CloudEvent
-from tests.support import (
-    Infra,
-    ServiceProcess,
-    command,
-    consumer_lag,
-    eventually,
-    produce,
-    read_topic,
-)
+from tests.processes import ServiceProcess
+from tests.support import Infra, command, consumer_lag, eventually, produce, read_topic
 
 LEDGER = "tests.platform.ledger"
 
