@@ -241,8 +241,7 @@ class AggregateStore(BulkCreation[S], OutboxMarks[S]):
         async with staged.lock:
             applied, new = await self._decide(aggregate_id, staged.doc, ctx, decide)
             if new is not None:
-                staged.doc = new
-                unit.changed(staged, ctx.root)
+                unit.changed(staged, ctx.root, new)
                 staged.applied.append(applied)
         return applied
 

@@ -36,6 +36,8 @@ def _decodable(value: bytes | None) -> bool:
 
 
 def _readable(record: Record) -> Record:
+    if all(_decodable(v) for _, v in record.headers or ()):
+        return record  # the usual case, without a copy of the record
     headers = [(k, v) for k, v in (record.headers or ()) if _decodable(v)]
     return dataclasses.replace(record, headers=headers)
 

@@ -69,9 +69,15 @@ class Staged:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
+Before = tuple[Document | None, bool, int, frozenset[str]]
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    staged: dict[tuple[int, str], tuple[Document | None, bool, int, frozenset[str]]]
+    # each aggregate staged or changed since, as it was before (None: not staged then);
+    # filled in as they change, so a checkpoint costs nothing for the others (a batch of
+    # hundreds of messages over tens of aggregates takes one per message)
+    before: dict[tuple[int, str], Before | None]
     timer_ops: int
     flushes: int
 
@@ -98,6 +104,8 @@ class Unit:
     # the early publishing, one batch after the other (so an aggregate's events stay in
     # order), in the background of the handler
     publishing: "asyncio.Task[None] | None" = None
+    # what the last checkpoint keeps of the aggregates changed since
+    _before: dict[tuple[int, str], Before | None] | None = None
 
     def get(self, store: object, aggregate_id: str) -> Staged | None:
         return self.staged.get((id(store), aggregate_id))
@@ -106,12 +114,22 @@ class Unit:
         self, store: object, aggregate_id: str, base: Document | None, *, cached: bool = False
     ) -> Staged:
         """The staged aggregate (the first read of it wins if two tasks read it at once)."""
-        return self.staged.setdefault(
-            (id(store), aggregate_id), Staged(store, aggregate_id, base, base, cached=cached)
-        )
+        key = (id(store), aggregate_id)
+        staged = self.staged.get(key)
+        if staged is None:
+            staged = self.staged[key] = Staged(store, aggregate_id, base, base, cached=cached)
+            if self._before is not None:
+                self._before.setdefault(key, None)
+        return staged
 
-    def changed(self, staged: Staged, root: str) -> None:
-        """Record that the message `root` changed `staged`."""
+    def changed(self, staged: Staged, root: str, doc: Document) -> None:
+        """The message `root` changed `staged` into `doc`."""
+        if self._before is not None:
+            self._before.setdefault(
+                (id(staged.store), staged.aggregate_id),
+                (staged.doc, staged.changed, len(staged.applied), frozenset(staged.roots)),
+            )
+        staged.doc = doc
         self.changes += 1
         staged.changed, staged.touched = True, self.changes
         staged.roots.add(root)
@@ -194,15 +212,10 @@ class Unit:
         self.timer_ops.append(op)
 
     def checkpoint(self) -> "Checkpoint":
-        """What the unit holds now, to go back to if the next message is refused."""
-        return Checkpoint(
-            {
-                k: (s.doc, s.changed, len(s.applied), frozenset(s.roots))
-                for k, s in self.staged.items()
-            },
-            len(self.timer_ops),
-            self.flushes,
-        )
+        """What the unit holds now, to go back to if the next message is refused (only the
+        last checkpoint can be gone back to)."""
+        self._before = {}
+        return Checkpoint(self._before, len(self.timer_ops), self.flushes)
 
     def rollback(self, checkpoint: "Checkpoint") -> None:
         """Forget everything staged since `checkpoint` (documents are replaced, never
@@ -214,10 +227,12 @@ class Unit:
                 staged.doc, staged.changed = staged.base, False
                 staged.applied.clear()
                 staged.roots.clear()
-            elif key not in checkpoint.staged:
+            elif key not in checkpoint.before:
+                continue  # unchanged since
+            elif (before := checkpoint.before[key]) is None:
                 del self.staged[key]
             else:
-                staged.doc, staged.changed, kept, roots = checkpoint.staged[key]
+                staged.doc, staged.changed, kept, roots = before
                 del staged.applied[kept:]
                 staged.roots = set(roots)
         flushed = checkpoint.flushes != self.flushes

@@ -155,3 +155,22 @@ async def test_inbox_entries_written_in_earlier_formats_still_count_as_applied()
     assert fresh.state is not None
     assert fresh.state.taken == ["x", "z"]
     assert db["roster"].docs["r"]["inbox"][-1].startswith(ctx_in("new", None).key + " ")
+
+
+async def test_a_refusal_goes_back_to_the_last_checkpoint_and_only_to_it() -> None:
+    db = MemoryDatabase()
+    roster, visits = stores(db)
+    unit = Unit()
+    unit.checkpoint()
+    await roster.apply("r", ctx_in("m1", unit), take("v1"))
+    kept = unit.checkpoint()  # m2 starts: m1's change stays whatever m2 does
+    await roster.apply("r", ctx_in("m2", unit), take("v2"))
+    await visits.apply("b1", ctx_in("m2", unit), take("h1"))  # staged only since
+
+    unit.rollback(kept)
+    await unit.write()
+
+    assert db["roster"].docs["r"]["state"]["taken"] == ["v1"]
+    assert db["roster"].docs["r"]["version"] == 1
+    assert db["visits"].docs == {}, "what only the refused message staged is gone"
+    assert len(unit.staged) == 1
