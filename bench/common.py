@@ -1,7 +1,9 @@
-"""What the benchmarks share: printing a figure, and timing a service from its own log lines."""
+"""What the benchmarks share: printing a figure, timing a service from its own log lines,
+and how busy the machine was meanwhile."""
 
 import statistics
 from datetime import datetime
+from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
@@ -50,3 +52,23 @@ async def drop_database(url: str, name: str) -> None:
         await client.drop_database(name)
     finally:
         await client.close()
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far, by kind (the `cpu` line of /proc/stat)."""
+    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+
+
+class Machine:
+    """How busy the machine's CPUs were since this was made, and how much of their time
+    the hypervisor took (steal: on a shared host, figures from a window with a high steal
+    are not comparable with the others)."""
+
+    def __init__(self) -> None:
+        self.before = cpu_times()
+
+    def busy_and_steal(self) -> tuple[float, float]:
+        spent = [b - a for a, b in zip(self.before, cpu_times(), strict=True)]
+        total = sum(spent) or 1
+        idle, iowait, steal = spent[3], spent[4], spent[7]
+        return (total - idle - iowait) / total, steal / total

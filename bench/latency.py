@@ -15,24 +15,11 @@ MONGODB_URL (`eval "$(scripts/infra env)"`).
 import argparse
 import asyncio
 import os
-from pathlib import Path
 
-from bench.common import drop_database
+from bench.common import Machine, drop_database
 from bench.open_loop import WARMUP_S, Enterprise, FactClock, commands_at, open_loop
 
 SECONDS = 8.0
-
-
-def cpu_times() -> list[int]:
-    """The machine's CPU time so far, by kind (the `cpu` line of /proc/stat)."""
-    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-
-
-def busy_and_steal(before: list[int], after: list[int]) -> tuple[float, float]:
-    spent = [b - a for a, b in zip(before, after, strict=True)]
-    total = sum(spent) or 1
-    idle, iowait, steal = spent[3], spent[4], spent[7]
-    return (total - idle - iowait) / total, steal / total
 
 
 async def main() -> None:
@@ -48,9 +35,9 @@ async def main() -> None:
     start = 0
     try:
         for rate in args.rates:
-            before = cpu_times()
+            machine = Machine()
             w = await open_loop(ent, clock, rate, SECONDS, start)
-            busy, steal = busy_and_steal(before, cpu_times())
+            busy, steal = machine.busy_and_steal()
             start += commands_at(rate, SECONDS) + 1
             print(
                 f"{rate:.0f}/s ({WARMUP_S:.0f} s warm-up, {SECONDS:.0f} s counted): "

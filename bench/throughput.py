@@ -19,7 +19,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from bench.common import drop_database
+from bench.common import Machine, drop_database
 from bench.open_loop import Enterprise, FactClock, commands_at, open_loop
 from bench.platform import ledger_run, raw_kafka_relay, raw_mongo_updates, relay_ends
 from bench.plot import latency_plot
@@ -138,13 +138,16 @@ async def main() -> None:
         start = args.commands + 6000
         for share in (0.5, 0.8, 1.0):
             rate = sustained * share
+            machine = Machine()
             w = await open_loop(ent, clock, rate, 8.0, start)
+            busy, steal = machine.busy_and_steal()
             start += commands_at(rate, 8.0) + 1
             out.latency.append((rate, w.p50, w.p95, w.p99))
             print(
                 f"latency at {share:.0%} ({rate:.0f}/s): "
                 f"p50 {w.p50:.0f} ms  p95 {w.p95:.0f} ms  p99 {w.p99:.0f} ms  "
-                f"(last fact {w.behind:.0f} ms after the last command)",
+                f"(last fact {w.behind:.0f} ms after the last command; "
+                f"machine busy {busy:.0%}, steal {steal:.1%})",
                 flush=True,
             )
         await service.stop()
