@@ -1,4 +1,5 @@
-"""A service's background loops, and the bounded steps of its shutdown."""
+"""A service's background loops, the bounded steps of its shutdown, and two awaitables
+run side by side."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -32,3 +33,16 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str)
         except Exception as exc:  # noqa: BLE001 - the next round tries again
             log.warning(f"{name}_failed", error=f"{type(exc).__name__}: {exc}"[:500])
         await asyncio.sleep(seconds)
+
+
+async def both(first: Awaitable[None], second: Awaitable[None]) -> None:
+    """Run both at once; if one fails, the other is cancelled and the failure raised as it
+    is (not in an ExceptionGroup: callers tell an outage from a bug by its type)."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise

@@ -6,11 +6,10 @@ type on the service's own intake yields `<service>.command_rejected`; unknown ty
 other services' topics are ignored.
 """
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import structlog
 from pydantic import ValidationError
@@ -19,7 +18,9 @@ from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.dedupe import Finished, Processed
 from shared._kit.envelope import CloudEvent
+from shared._kit.handled import Handled, finished_records
 from shared._kit.logging import lines_together
+from shared._kit.loops import both
 from shared._kit.marking import published_later
 from shared._kit.messages import CommandRejected, Message, Rejected, TimerFailed
 from shared._kit.metrics import PlatformMetrics
@@ -33,7 +34,6 @@ TIMER_FAILED: Final = "timer_failed"
 UNKNOWN_TYPE_LABEL: Final = "unknown"
 
 Handler = Callable[[Any, Context], Awaitable[None]]
-Outcome = tuple[Literal["applied", "rejected"], list[CloudEvent]]
 
 
 @dataclass(frozen=True)
@@ -65,57 +65,6 @@ def validation_errors(exc: ValidationError) -> list[str]:
 
 
 NOT_LOOKED_UP: Final = object()
-
-
-@dataclass
-class Handled:
-    """What one message led to, held until its unit of work is written."""
-
-    event: CloudEvent
-    where: Mapping[str, object]
-    started: float
-    label: str
-    key: str
-    # what the message answers with, in order: re-published, new, or a refusal
-    events: list[CloudEvent] = field(default_factory=list)
-    applied: list[Applied[Any]] = field(default_factory=list)
-    record: Outcome | None = None
-    duplicate: bool = False
-    refusal: tuple[str, list[str]] | None = None
-    rejected: bool = False
-    logged: str = "event_received"
-
-
-Record = tuple[str, Literal["applied", "rejected"], list[CloudEvent]]
-
-
-def finished_records(handled: Sequence[Handled]) -> tuple[list[Record], list[Record]]:
-    """What to remember before the offsets are committed, and what may follow them: a
-    message applied whose every change holds its key in its aggregate's inbox is proven
-    handled by those inboxes until its record is written; a refusal, or a message that
-    changed nothing, has only its record."""
-    now: list[Record] = []
-    later: list[Record] = []
-    for h in handled:
-        if h.record is None:
-            continue
-        outcome, events = h.record
-        proven = outcome == "applied" and bool(h.applied) and all(a.in_inbox for a in h.applied)
-        (later if proven else now).append((h.key, outcome, events))
-    return now, later
-
-
-async def both(first: Awaitable[None], second: Awaitable[None]) -> None:
-    """Run both at once; if one fails, the other is cancelled and the failure raised as it
-    is (not in an ExceptionGroup: callers tell an outage from a bug by its type)."""
-    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared._kit.intake import WaitingBatchSubscriber
-from shared._kit.pipeline import both
+from shared._kit.loops import both
 
 
 class _Consumer:
