@@ -2,8 +2,7 @@
 
 It lets the real `AggregateStore` and `Timers` run without a server, so a service's
 rules are tested in milliseconds. It answers the queries and updates the platform and
-the services use (equality and `$gt $gte $lt $lte $ne $in $nin $exists` on dotted paths,
-`$or`/`$and`; `$set $inc $setOnInsert $unset $push`), one call at a time like a server
+the services use (`memory_query.py`), one call at a time like a server
 that applies each single-document write atomically. Claims about the real server
 (atomicity under concurrency, indexes, outages) are tested against FerretDB, not here.
 """
@@ -17,110 +16,9 @@ from typing import Any
 from pymongo import ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from shared._kit.memory_query import MISSING, apply_update, get_path, matches
+
 Document = dict[str, Any]
-_MISSING = object()
-
-
-def _get(doc: Mapping[str, Any], path: str) -> Any:
-    value: Any = doc
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
-
-
-def _set(doc: Document, path: str, value: Any) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        doc = doc.setdefault(part, {})
-    doc[last] = value
-
-
-def _unset(doc: Document, path: str) -> None:
-    *parents, last = path.split(".")
-    for part in parents:
-        doc = doc.get(part, {})
-    doc.pop(last, None)
-
-
-def _compare(value: Any, op: str, operand: Any) -> bool:  # noqa: PLR0911 - one per operator
-    if op == "$exists":
-        return (value is not _MISSING) == bool(operand)
-    if op == "$ne":
-        return not _equal(value, operand)
-    if op == "$in":
-        return any(_equal(value, item) for item in operand)
-    if op == "$nin":
-        return not any(_equal(value, item) for item in operand)
-    if value is _MISSING or value is None:
-        return False
-    try:
-        return bool(
-            {
-                "$gt": lambda: value > operand,
-                "$gte": lambda: value >= operand,
-                "$lt": lambda: value < operand,
-                "$lte": lambda: value <= operand,
-            }[op]()
-        )
-    except TypeError:
-        return False  # MongoDB compares only values of one type bracket
-
-
-def _equal(value: Any, expected: Any) -> bool:
-    if value is _MISSING:
-        return expected is None
-    if isinstance(value, list) and not isinstance(expected, list):
-        return expected in value
-    return bool(value == expected)
-
-
-def _is_operators(condition: Any) -> bool:
-    return (
-        isinstance(condition, Mapping)
-        and bool(condition)
-        and all(str(k).startswith("$") for k in condition)
-    )
-
-
-def matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
-    """Whether a document matches a (small) MongoDB query."""
-    for key, condition in query.items():
-        if key == "$or":
-            if not any(matches(doc, q) for q in condition):
-                return False
-        elif key == "$and":
-            if not all(matches(doc, q) for q in condition):
-                return False
-        elif (
-            isinstance(condition, Mapping)
-            and condition
-            and all(k.startswith("$") for k in condition)
-        ):
-            value = _get(doc, key)
-            if not all(_compare(value, op, operand) for op, operand in condition.items()):
-                return False
-        elif not _equal(_get(doc, key), condition):
-            return False
-    return True
-
-
-def _apply_update(doc: Document, update: Mapping[str, Any], *, inserting: bool) -> None:
-    for op, fields in update.items():
-        for path, value in fields.items():
-            if op == "$set" or (op == "$setOnInsert" and inserting):
-                _set(doc, path, copy.deepcopy(value))
-            elif op == "$inc":
-                current = _get(doc, path)
-                _set(doc, path, (0 if current is _MISSING else current) + value)
-            elif op == "$unset":
-                _unset(doc, path)
-            elif op == "$push":
-                current = _get(doc, path)
-                _set(doc, path, [*([] if current is _MISSING else current), copy.deepcopy(value)])
-            elif op != "$setOnInsert":
-                raise NotImplementedError(f"update operator {op} is not in the in-memory store")
 
 
 @dataclass(frozen=True)
@@ -166,8 +64,8 @@ class _Cursor:
 
 def _sorter(path: str) -> Callable[[Document], tuple[int, Any]]:
     def key(doc: Document) -> tuple[int, Any]:
-        value = _get(doc, path)
-        return (0, None) if value is _MISSING or value is None else (1, value)
+        value = get_path(doc, path)
+        return (0, None) if value is MISSING or value is None else (1, value)
 
     return key
 
@@ -189,11 +87,14 @@ class MemoryCollection:
 
     def _check_unique(self, doc: Document) -> None:
         for fields in self.unique:
-            values = tuple(_get(doc, f) for f in fields)
-            if _MISSING in values:
+            values = tuple(get_path(doc, f) for f in fields)
+            if MISSING in values:
                 continue
             for other in self.docs.values():
-                if other["_id"] != doc["_id"] and tuple(_get(other, f) for f in fields) == values:
+                if (
+                    other["_id"] != doc["_id"]
+                    and tuple(get_path(other, f) for f in fields) == values
+                ):
                     raise DuplicateKeyError(
                         f"E11000 duplicate key {dict(zip(fields, values, strict=True))}"
                     )
@@ -259,7 +160,7 @@ class MemoryCollection:
         matched = modified = 0
         for doc in list(self._matching(query)):
             changed = copy.deepcopy(doc)
-            _apply_update(changed, update, inserting=False)
+            apply_update(changed, update, inserting=False)
             self._check_unique(changed)
             self.docs[doc["_id"]] = changed
             matched += 1
@@ -271,14 +172,14 @@ class MemoryCollection:
     ) -> _UpdateResult:
         for doc in self._matching(query):
             changed = copy.deepcopy(doc)
-            _apply_update(changed, update, inserting=False)
+            apply_update(changed, update, inserting=False)
             self._check_unique(changed)
             self.docs[doc["_id"]] = changed
             return _UpdateResult(1, int(changed != doc))
         if not upsert:
             return _UpdateResult(0, 0)
         created = {k: v for k, v in query.items() if not k.startswith("$")}
-        _apply_update(created, update, inserting=True)
+        apply_update(created, update, inserting=True)
         await self.insert_one(created)
         return _UpdateResult(0, 0, created.get("_id"))
 
@@ -308,7 +209,7 @@ class MemoryCollection:
             candidates = candidates.sort(sort)
         for doc in await candidates.to_list(1):
             changed = copy.deepcopy(doc)
-            _apply_update(changed, update, inserting=False)
+            apply_update(changed, update, inserting=False)
             self.docs[doc["_id"]] = changed
             return copy.deepcopy(changed if return_document == ReturnDocument.AFTER else doc)
         return None
