@@ -17,7 +17,7 @@ def default_bootstrap() -> str:
     if configured:
         return configured
     try:
-        from infra.local import Endpoints
+        from infra.places import Endpoints
     except ImportError:  # installed without the repository's infra package
         return FALLBACK_BOOTSTRAP
     return Endpoints.from_environment().kafka_bootstrap_servers

@@ -11,7 +11,8 @@ import asyncio
 import sys
 
 from infra.artifacts import BuildError
-from infra.local import Endpoints, check, current, data_dir, down, reset, run_dir, running, up
+from infra.local import check, down, reset, up
+from infra.places import Endpoints, current, data_dir, run_dir, running
 from infra.servers import InfraError
 
 _KEPT = (

@@ -18,14 +18,24 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from infra import postgresql
 from infra.artifacts import cache_dir, ensure_artifacts
 from infra.kafka import ensure_topics, round_trip
+from infra.places import (
+    BACKENDS,
+    Endpoints,
+    backend_from_environment,
+    current,
+    data_dir,
+    postgresql_port,
+    read_pid,
+    run_dir,
+    running,
+)
 from infra.servers import (
     InfraError,
     cluster_id,
@@ -45,132 +55,6 @@ _cluster_id = cluster_id  # the name tests/unit/test_plumbing.py knows
 
 HEALTHCHECK_TOPIC = "_infra.healthcheck"
 READY_TIMEOUT_S = 120.0
-# below Linux's ephemeral range (32768-60999): a client reconnecting to a stopped
-# broker's port there can connect to itself and hold the port the broker needs again
-DEFAULT_KAFKA_PORT, DEFAULT_CONTROLLER_PORT, DEFAULT_MONGO_PORT = 19092, 19093, 27117
-_PORT_VARIABLES = ("STATION_KAFKA_PORT", "STATION_KAFKA_CONTROLLER_PORT", "STATION_MONGO_PORT")
-# FerretDB's store (README, "Which store FerretDB runs on")
-BACKENDS = ("sqlite", "postgresql")
-DEFAULT_BACKEND = "sqlite"
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    kafka_port: int
-    controller_port: int
-    mongo_port: int
-
-    @property
-    def kafka_bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
-
-    @property
-    def mongodb_url(self) -> str:
-        return f"mongodb://127.0.0.1:{self.mongo_port}/"
-
-    def env(self) -> dict[str, str]:
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "MONGODB_URL": self.mongodb_url,
-        }
-
-    @classmethod
-    def from_environment(cls) -> "Endpoints":
-        """The `STATION_*_PORT` variables; else the ports of the servers running from the
-        run folder; else the defaults."""
-        if not any(os.environ.get(name) for name in _PORT_VARIABLES):
-            found = current()
-            if found is not None and None not in running().values():
-                return found.endpoints
-        defaults = (DEFAULT_KAFKA_PORT, DEFAULT_CONTROLLER_PORT, DEFAULT_MONGO_PORT)
-        ports = zip(_PORT_VARIABLES, defaults, strict=True)
-        return cls(*(int(os.environ.get(name) or default) for name, default in ports))
-
-
-@dataclass(frozen=True)
-class Current:
-    """What the run folder records about the servers started from it."""
-
-    endpoints: Endpoints
-    data: Path | None  # None: started by an older version that did not record it
-    persistent: bool
-    backend: str = "sqlite"
-    postgresql_port: int | None = None  # the private PostgreSQL's, if it is the backend
-
-
-def run_dir() -> Path:
-    """Pids, configuration, logs and throwaway data: outside the clone."""
-    configured = os.environ.get("STATION_INFRA_DIR")
-    if configured:
-        return Path(configured).resolve()
-    return Path(tempfile.gettempdir()) / f"county-station-infra-{os.getuid()}"
-
-
-def data_dir() -> Path:
-    """Kept data: `STATION_DATA_DIR`, else `$XDG_DATA_HOME/county-station`, else
-    `~/.local/share/county-station`."""
-    configured = os.environ.get("STATION_DATA_DIR")
-    if configured:
-        return Path(configured).resolve()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "county-station"
-
-
-def current() -> Current | None:
-    state = run_dir() / "state.json"
-    try:
-        raw = json.loads(state.read_text())
-        return Current(
-            Endpoints(**raw["endpoints"]),
-            Path(raw["data"]),
-            bool(raw["persistent"]),
-            str(raw.get("backend", "sqlite")),
-            raw.get("postgresql_port"),
-        )
-    except FileNotFoundError:
-        pass
-    # servers started by an older version: only the `env` file tells their ports
-    env: dict[str, str] = {}
-    if (run_dir() / "env").exists():
-        for line in (run_dir() / "env").read_text().splitlines():
-            key, _, value = line.removeprefix("export ").partition("=")
-            env[key] = value
-    try:
-        kafka = int(env["KAFKA_BOOTSTRAP_SERVERS"].rsplit(":", 1)[1])
-        mongo = int(env["MONGODB_URL"].rstrip("/").rsplit(":", 1)[1])
-    except (KeyError, IndexError, ValueError):
-        return None
-    return Current(Endpoints(kafka, kafka + 1, mongo), None, persistent=False)
-
-
-def backend_from_environment() -> str:
-    """FerretDB's store: `STATION_FERRETDB_BACKEND` (sqlite or postgresql); else that of
-    the servers running from the run folder; else `DEFAULT_BACKEND`."""
-    configured = os.environ.get("STATION_FERRETDB_BACKEND", "").strip().lower()
-    if configured:
-        if configured not in BACKENDS:
-            raise InfraError(
-                f"STATION_FERRETDB_BACKEND={configured!r}: want one of {', '.join(BACKENDS)}"
-            )
-        return configured
-    found = current()
-    if found is not None and None not in running().values():
-        return found.backend
-    return DEFAULT_BACKEND
-
-
-def postgresql_port(ep: Endpoints) -> int:
-    """`STATION_POSTGRESQL_PORT`, else the port after FerretDB's (27118 by default)."""
-    return int(os.environ.get("STATION_POSTGRESQL_PORT") or ep.mongo_port + 1)
-
-
-def _read_pid(name: str) -> int | None:
-    pid_file = run_dir() / f"{name}.pid"
-    try:
-        pid = int(pid_file.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return pid if pid_alive(pid) else None
 
 
 def _spawn(name: str, argv: list[str], log: Path, who: postgresql.Identity | None = None) -> int:
@@ -226,18 +110,6 @@ async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: 
             _log_tail,
         ),
     )
-
-
-def running() -> dict[str, int | None]:
-    """The pid of each local server that is alive, or None: Kafka, FerretDB and, when it
-    is FerretDB's store, PostgreSQL (stopped in this order)."""
-    names = ["kafka", "ferretdb"]
-    found = current()
-    if (found is not None and found.backend == "postgresql") or (
-        run_dir() / "postgresql.pid"
-    ).exists():
-        names.append("postgresql")
-    return {name: _read_pid(name) for name in names}
 
 
 def _owner(data: Path) -> tuple[str, list[int]] | None:
@@ -364,7 +236,7 @@ def down() -> list[str]:
     found = current()
     stopped = [name for name, pid in running().items() if pid is not None]
     for name in stopped:  # FerretDB before PostgreSQL
-        pid = _read_pid(name)
+        pid = read_pid(name)
         if pid is not None:
             stop_group(pid, signum=signal.SIGINT if name == "postgresql" else signal.SIGTERM)
     if found is not None and found.persistent and found.data is not None:

@@ -24,7 +24,8 @@ from contextlib import suppress
 from functools import partial
 from pathlib import Path
 
-from infra.local import Endpoints, current, down, running, up
+from infra.local import down, up
+from infra.places import Endpoints, current, running
 from infra.stack_view import LogView
 from infra.supervise import Supervised
 

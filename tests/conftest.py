@@ -17,7 +17,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from infra.kafka import ensure_topics
-from infra.local import Endpoints, down, running, up
+from infra.local import down, up
+from infra.places import Endpoints, running
 from infra.stack import docker_engine_answers
 from infra.topics import contract_topics
 from tests.support import Infra

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from infra import supervise
-from infra.local import Endpoints, data_dir
+from infra.places import Endpoints, data_dir
 from infra.supervise import MAX_START_FAILURES, Supervised, restart_delay
 from tests.support import eventually
 
