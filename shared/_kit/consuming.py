@@ -3,7 +3,12 @@
 `Consumer.handle` is what a FastStream subscriber calls for each Kafka record; it returns
 only when the record's effects are durable and its events published, so FastStream
 commits after it (never before):
-- bytes that are not a CloudEvent go to `<topic>.dlq`, byte for byte;
+- bytes that are not a CloudEvent (whatever the parser raises) go to `<topic>.dlq`, byte
+  for byte, with the reason `not_a_cloudevent`;
+- on another service's events topic, only its owner speaks: a record whose `source` is
+  not `/services/<owner>` goes to the DLQ as `foreign_source`, one whose `type` is not
+  `<owner>.*` as `foreign_type`; neither reaches a handler nor is remembered as handled,
+  so a forged copy of a fact cannot make deduplication drop the real one;
 - transient failures (MongoDB or Kafka unreachable) are retried with capped exponential
   backoff for as long as they last and never dead-lettered;
 - a handler that keeps raising on one record is dead-lettered after `max_attempts`.
@@ -13,17 +18,32 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Final, Protocol
 
 import structlog
 from aiokafka.structs import ConsumerRecord
 
-from shared._kit.envelope import CloudEvent, NotACloudEventError, identity_key
+from shared._kit.envelope import SERVICE_SOURCE, CloudEvent, NotACloudEventError, identity_key
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.pipeline import Pipeline, Route
 from shared._kit.unit import Conflict
 
 log = structlog.get_logger("station.consuming")
+
+# why a record never reached a handler (its DLQ copy's `x-dlq-reason`)
+NOT_A_CLOUDEVENT: Final = "not_a_cloudevent"
+FOREIGN_SOURCE: Final = "foreign_source"
+FOREIGN_TYPE: Final = "foreign_type"
+HANDLER_FAILED: Final = "handler_failed"
+MAX_ERROR_CHARS: Final = 500
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a record is dead-lettered without reaching a handler."""
+
+    reason: str
+    error: str
 
 
 class DeadLetters(Protocol):
@@ -65,11 +85,20 @@ class Consumer:
     retry: RetryPolicy
     # per partition: the record in hand and since when (monotonic), for /readyz and a gauge
     busy: dict[int, tuple[int, float]] = field(default_factory=dict, init=False)
+    # the service whose facts this topic carries; None on the service's own intake
+    owner: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.metrics.busy_seconds.labels(self.service, self.topic).set_function(
             lambda: self.busy_seconds
         )
+        if not self.commands:
+            # the routes say whose facts they expect, whatever the topic is called (tests
+            # give topics a prefix)
+            owners = {route.model.prefix() for route in self.routes.values()}
+            if len(owners) != 1:
+                raise ValueError(f"{self.topic}: facts of one service expected, got {owners}")
+            self.owner = owners.pop()
 
     @property
     def service(self) -> str:
@@ -102,10 +131,10 @@ class Consumer:
         """Process a batch until every record's effects are durable and its events published.
 
         The whole batch (every partition in it) is one unit of work: one read of what was
-        finished before, one bulk write per store, one publish, one marking. Should the unit
-        fail (a conflict, a record that cannot be parsed, a handler error), each partition's
-        records are handled one by one, the partitions side by side, so the culprit is
-        retried or dead-lettered alone and the others go on."""
+        finished before, one bulk write per store, one publish, one marking. Records no
+        handler may see are dead-lettered beside it. Should the unit fail (a conflict, a
+        handler error), each partition's records are handled one by one, the partitions
+        side by side, so the culprit is retried or dead-lettered alone and the others go on."""
         if not records:
             return
         since = time.monotonic()
@@ -122,15 +151,21 @@ class Consumer:
                 self.busy.pop(partition, None)
 
     async def _whole_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> bool:
-        """Handle the batch as one unit; False if it has to be handled one by one."""
+        """Handle the batch as one unit; False if it has to be handled one by one.
+
+        Records refused before any handler (unreadable, or not their topic's owner's) stay
+        out of the unit and are dead-lettered once it is written: if the unit fails, the
+        one-by-one path dead-letters them, once."""
         events: list[tuple[ConsumerRecord[bytes, bytes], CloudEvent]] = []
+        refused: list[tuple[ConsumerRecord[bytes, bytes], Refusal]] = []
         for record in records:
-            try:
-                events.append((record, CloudEvent.from_bytes(record.value or b"")))
-            except NotACloudEventError:
-                return False  # left to the one-by-one path, which dead-letters it
+            read = self.read(record)
+            if isinstance(read, Refusal):
+                refused.append((record, read))
+            else:
+                events.append((record, read))
         outages = 0
-        while True:
+        while events:
             try:
                 await self._as_one_unit(events)
             except Conflict:
@@ -145,7 +180,10 @@ class Consumer:
                 outages += 1  # the whole batch again once the server answers
                 await self._retry_later("transient", records[0], outages, exc)
                 continue
-            return True
+            break
+        for record, refusal in refused:
+            await self._dead_letter(record, refusal)
+        return True
 
     async def _one_by_one(
         self, partition: int, records: list[ConsumerRecord[bytes, bytes]]
@@ -190,20 +228,39 @@ class Consumer:
                     continue
                 failures += 1
                 if failures >= self.retry.max_attempts:
-                    await self._dead_letter_failing(record, exc)
+                    error = f"{type(exc).__name__}: {exc}"
+                    await self._dead_letter(record, Refusal(HANDLER_FAILED, error))
                     return
                 await self._retry_later("handler", record, failures, exc)
             else:
                 return
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        read = self.read(record)
+        if isinstance(read, Refusal):
+            await self.dead_letters.dead_letter(record, reason=read.reason, error=read.error)
+            return
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+        await self.pipeline.process(read, self.routes, commands=self.commands, where=where)
+
+    def read(self, record: ConsumerRecord[bytes, bytes]) -> CloudEvent | Refusal:
+        """The record's CloudEvent, or why no handler may see it."""
         try:
             event = CloudEvent.from_bytes(record.value or b"")
         except NotACloudEventError as exc:
-            await self.dead_letters.dead_letter(record, reason="not_a_cloudevent", error=str(exc))
-            return
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        await self.pipeline.process(event, self.routes, commands=self.commands, where=where)
+            return Refusal(NOT_A_CLOUDEVENT, str(exc))
+        except Exception as exc:  # noqa: BLE001 - whatever the parser raises, the partition goes on
+            return Refusal(NOT_A_CLOUDEVENT, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
+        if self.owner is None:
+            return event
+        speaker = f"{SERVICE_SOURCE}{self.owner}"
+        if event.source != speaker:
+            return Refusal(
+                FOREIGN_SOURCE, f"source {event.source!r} on {self.owner}'s facts, not {speaker}"
+            )
+        if event.type.partition(".")[0] != self.owner:
+            return Refusal(FOREIGN_TYPE, f"type {event.type!r} among {self.owner}'s facts")
+        return event
 
     async def _retry_later(
         self, kind: str, record: ConsumerRecord[bytes, bytes], attempt: int, exc: Exception
@@ -219,13 +276,11 @@ class Consumer:
         )
         await asyncio.sleep(self.retry.backoff(attempt))
 
-    async def _dead_letter_failing(
-        self, record: ConsumerRecord[bytes, bytes], exc: Exception
-    ) -> None:
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], refusal: Refusal) -> None:
         while True:  # the dead letter itself must get out, whatever Kafka does meanwhile
             try:
                 await self.dead_letters.dead_letter(
-                    record, reason="handler_failed", error=f"{type(exc).__name__}: {exc}"
+                    record, reason=refusal.reason, error=refusal.error
                 )
             except Exception as dlq_exc:  # noqa: BLE001 - an outage waits, the rest is logged
                 if not self.retry.transient(dlq_exc):
@@ -235,8 +290,9 @@ class Consumer:
                         topic=record.topic,
                         partition=record.partition,
                         offset=record.offset,
-                        error=f"{type(exc).__name__}: {exc}"[:500],
-                        dlq_error=f"{type(dlq_exc).__name__}: {dlq_exc}"[:500],
+                        reason=refusal.reason,
+                        error=refusal.error[:MAX_ERROR_CHARS],
+                        dlq_error=f"{type(dlq_exc).__name__}: {dlq_exc}"[:MAX_ERROR_CHARS],
                     )
                     return
                 await asyncio.sleep(self.retry.max_backoff_s)

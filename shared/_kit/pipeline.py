@@ -3,7 +3,9 @@
 The same path serves Kafka records (`consuming.py`) and fired timers (`timers.py`), so both
 get the same validation, metrics and log line. Invalid data, a broken rule or an unknown
 type on the service's own intake yields `<service>.command_rejected`; unknown types on
-other services' topics are ignored.
+other services' topics are ignored. A command whose `source` claims a service's voice
+(`/services/…`) is refused as `forged_source`: commands come from `/intake/<who>`.
+Whatever a payload model raises while validating is a refusal, never a failure to retry.
 """
 
 import time
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 from shared._kit.clock import Clock
 from shared._kit.context import Applied, Context
 from shared._kit.dedupe import Finished, Processed
-from shared._kit.envelope import CloudEvent
+from shared._kit.envelope import SERVICE_SOURCE, CloudEvent
 from shared._kit.handled import Handled, finished_records
 from shared._kit.logging import lines_together
 from shared._kit.loops import both
@@ -30,6 +32,12 @@ from shared._kit.unit import CURRENT_UNIT, Conflict, Unit
 log = structlog.get_logger("station.pipeline")
 
 REJECTED: Final = "command_rejected"
+FORGED_SOURCE: Final = "forged_source"
+INVALID_DATA: Final = "invalid_data"
+# a command_rejected names at most this many errors, each at most this long: a list of
+# 10,000 bad items must not make a refusal too large to publish
+MAX_ERRORS: Final = 20
+MAX_ERROR_CHARS: Final = 300
 TIMER_FAILED: Final = "timer_failed"
 UNKNOWN_TYPE_LABEL: Final = "unknown"
 
@@ -60,8 +68,16 @@ def event_fields(event: CloudEvent) -> dict[str, object]:
 
 
 def validation_errors(exc: ValidationError) -> list[str]:
-    """`field.path: message` for each error, as `command_rejected.errors` lists them."""
-    return [f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}" for e in exc.errors()]
+    """`field.path: message` for each error, as `command_rejected.errors` lists them (the
+    first MAX_ERRORS, and how many more)."""
+    errors = exc.errors()
+    found = [
+        f"{'.'.join(map(str, e['loc'])) or 'data'}: {e['msg']}"[:MAX_ERROR_CHARS]
+        for e in errors[:MAX_ERRORS]
+    ]
+    if len(errors) > MAX_ERRORS:
+        found.append(f"… and {len(errors) - MAX_ERRORS} more")
+    return found
 
 
 NOT_LOOKED_UP: Final = object()
@@ -130,9 +146,14 @@ class Pipeline:
         route = routes.get(event.type)
         label = event.type if route is not None else UNKNOWN_TYPE_LABEL
         handled = Handled(event, where, time.perf_counter(), label, ctx.key)
-        if route is None:
+        forged = commands and event.source.startswith(SERVICE_SOURCE)
+        if route is None or forged:
             # nothing to look up: ignored, or refused the same way whenever it comes again
-            if commands:
+            if forged:
+                reason = f"a command from {event.source}: commands come from /intake/<who>"
+                self.refuse(ctx, handled, FORGED_SOURCE, [reason], commands=True)
+                handled.record = None
+            elif commands:
                 reason = f"{event.type} is not a command of {self.service}"
                 self.refuse(ctx, handled, "unknown_command_type", [reason], commands=True)
                 handled.record = None
@@ -147,7 +168,11 @@ class Pipeline:
         try:
             payload = route.model.model_validate(event.data or {})
         except ValidationError as exc:
-            self.refuse(ctx, handled, "invalid_data", validation_errors(exc), commands=commands)
+            self.refuse(ctx, handled, INVALID_DATA, validation_errors(exc), commands=commands)
+            return handled
+        except Exception as exc:  # noqa: BLE001 - a validator's own error: the data is at fault
+            error = f"data: {type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+            self.refuse(ctx, handled, INVALID_DATA, [error], commands=commands)
             return handled
         checkpoint = unit.checkpoint()
         token = CURRENT_UNIT.set(unit)
