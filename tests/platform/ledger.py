@@ -2,7 +2,9 @@
 
 One aggregate per account; `ledger.record_entry` adds an amount and emits
 `ledger.entry_recorded`. `LEDGER_TOPIC_PREFIX` names its topics (`<prefix>.intake`,
-`<prefix>.events`), so each test has topics of its own.
+`<prefix>.events`), so each test has topics of its own. With `LEDGER_AUDIT=1` it also
+reads its own facts back (`audits`: the entries each account's `entry_recorded` facts
+named), as a service reads another's: what the trust tests forge facts for.
 """
 
 import asyncio
@@ -74,6 +76,10 @@ class ReminderDue(Timer, type="ledger.reminder_due", subject="account"):
     reminder_id: str
     account: str
     slow_s: float = 0.0
+
+
+class Audit(State):
+    entries: list[str] = Field(default_factory=list)
 
 
 class Account(State):
@@ -160,6 +166,16 @@ def wire(runtime: Runtime[LedgerSettings]) -> None:
 
     runtime.handle(record_entry, schedule_reminder, reminder_due)
     runtime.report(stats)
+    if os.environ.get("LEDGER_AUDIT") == "1":
+        audits = runtime.store("audits", Audit)
+
+        async def audit_entry(fact: EntryRecorded, ctx: Context) -> None:
+            def decide(state: Audit | None) -> Change[Audit]:
+                return Change(Audit(entries=[*(state or Audit()).entries, fact.entry_id]))
+
+            await audits.apply(fact.account, ctx, decide)
+
+        runtime.handle(audit_entry)
 
 
 SERVICE = Service("ledger", LedgerSettings, wire)
