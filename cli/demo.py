@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 
+from cli.events import skipped_note
 from cli.i18n import DEFAULT_LANG, Lang, labels, t
 from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
 from cli.stats import default_urls, fetch_stats, render_stats
@@ -92,6 +93,8 @@ async def run_demo(
             outcomes.append(outcome)
             console.print(t("demo.chain", lang, correlation=outcome.correlation), style="dim")
             console.print(render_story(build_story(watch.events, outcome.correlation), lang))
+        if note := skipped_note(watch.unreadable, lang):
+            console.print(note, style="yellow")
     console.print(Rule(t("demo.figures", lang)))
     console.print(render_stats(await fetch_stats(stats_urls or default_urls()), lang))
     ok = sum(o.ok for o in outcomes)

@@ -1,9 +1,10 @@
 """Reading the events topics: everything up to now (`read_all`), or live (`follow`).
 
 The operators' tools build every view (tail, story, report, demo) from the topics, not
-from the services' databases. A record that is not a CloudEvent (a stray producer, a
-tombstone) is kept as an `Event` with `type` `"?"` and its `problem`, never dropped
-silently and never fatal.
+from the services' databases. A record that cannot be read (a stray producer, a
+tombstone, a hostile record: whatever the parser raises) is kept as an `Event` with
+`type` `"?"` and its `problem`: the views skip it and say how many they skipped
+(`skipped_note`), never drop it silently and never fail on it.
 """
 
 import asyncio
@@ -15,11 +16,24 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cli.i18n import Lang, labels, t
 from shared._kit.envelope import CloudEvent, NotACloudEventError
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 EVENTS_TOPICS = tuple(f"{s}.events" for s in SERVICES)
 INTAKE_TOPICS = tuple(f"{s}.intake" for s in ("mediation", "enterprise", "outreach"))
+# a record's time when the producer wrote one no calendar holds (any int64 is accepted)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_PROBLEM_CHARS = 300
+
+labels(
+    {
+        "events.unreadable": {
+            "zh": "已跳过 {n} 条无法读取的记录",
+            "en": "{n} unreadable records skipped",
+        },
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -54,13 +68,20 @@ class Event:
 
 
 def parse(topic: str, partition: int, offset: int, timestamp_ms: int, value: bytes | None) -> Event:
-    stamp = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    """The record as an Event; one that cannot be read has its `problem` (never raises)."""
+    try:
+        stamp = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return Event(topic, partition, offset, EPOCH, problem=f"timestamp {timestamp_ms}")
     if value is None:
         return Event(topic, partition, offset, stamp, problem="no value (tombstone)")
     try:
         ce = CloudEvent.from_bytes(value)
     except NotACloudEventError as exc:
         return Event(topic, partition, offset, stamp, problem=str(exc))
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile record makes the parser raise
+        problem = f"{type(exc).__name__}: {exc}"[:MAX_PROBLEM_CHARS]
+        return Event(topic, partition, offset, stamp, problem=problem)
     return Event(
         topic,
         partition,
@@ -75,6 +96,17 @@ def parse(topic: str, partition: int, offset: int, timestamp_ms: int, value: byt
         causationid=ce.causationid,
         data=ce.data or {},
     )
+
+
+def unreadable(events: Sequence[Event]) -> int:
+    """How many of `events` could not be read."""
+    return sum(1 for e in events if e.problem is not None)
+
+
+def skipped_note(count: int, lang: Lang) -> str | None:
+    """What an operator is told about the records a view skipped ("3 unreadable records
+    skipped"), or None when it skipped none."""
+    return t("events.unreadable", lang, n=count) if count else None
 
 
 def _consumer(bootstrap: str) -> AIOKafkaConsumer:

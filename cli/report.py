@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.events import EVENTS_TOPICS, read_all
+from cli.events import EVENTS_TOPICS, read_all, skipped_note
 from cli.i18n import DEFAULT_LANG, Lang, labels, t
 from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
 from cli.report_charts import cjk_font
@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
         folder = out or Path(f"report-{first}-{last}")
         written = write_report(figures, folder, chosen)
         console = Console()
+        if note := skipped_note(figures.unreadable, chosen):
+            console.print(note, style="yellow")
         if chosen == "zh" and not cjk_font():
             console.print(t("report.png_english", chosen), style="yellow")
         for path in written:

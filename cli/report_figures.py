@@ -3,14 +3,18 @@ services' databases): what `station report` draws and tabulates.
 
 A fact counts in the period when its own time, in the station's local time (UTC+8), falls
 on a day from `start` to `end`, both included. The same fact read twice (a redelivery, a
-second replica) counts once.
+second replica) counts once. A record that cannot be read, or a fact whose figures are
+not numbers (anyone who can write a topic can write one), counts as `unreadable`: the
+report is made from the rest and says how many it skipped.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from math import isfinite
 from statistics import median
+from typing import Any
 
 from cli.events import Event
 
@@ -78,6 +82,7 @@ class Figures:
         default_factory=lambda: defaultdict(Notifications)
     )
     facts: int = 0
+    unreadable: int = 0
 
     def totals(self) -> dict[str, float]:
         """The headline: what the station reports for the period."""
@@ -103,28 +108,44 @@ def count(events: Iterable[Event], start: date, end: date) -> Figures:
     seen: set[tuple[str, str]] = set()
     names: dict[str, tuple[str, str]] = {}
     for e in events:
-        if e.problem or (e.source, e.id) in seen:
+        if e.problem:
+            figures.unreadable += 1
+            continue
+        if (e.source, e.id) in seen:
             continue
         seen.add((e.source, e.id))
         if e.type == "enterprise.over_capacity_detected":  # names, whatever the period
-            names[e.data.get("cas", "")] = (
-                e.data.get("chemical_name", ""),
-                e.data.get("chemical_name_en", ""),
+            names[str(e.data.get("cas", ""))] = (
+                str(e.data.get("chemical_name", "")),
+                str(e.data.get("chemical_name_en", "")),
             )
-        if start <= local_day(e) <= end and _count(figures, e):
-            figures.facts += 1
+        try:
+            if start <= local_day(e) <= end and _count(figures, e):
+                figures.facts += 1
+        except (TypeError, ValueError, OverflowError):
+            figures.unreadable += 1
     for cas, chemical in figures.chemicals.items():
         chemical.name_zh, chemical.name_en = names.get(cas, (cas, cas))
     return figures
 
 
+def _number(data: dict[str, Any], key: str) -> float:
+    """A figure of a fact: a finite number (ValueError otherwise, before anything counts)."""
+    value = data.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+        raise ValueError(f"{key} is not a number")
+    return float(value)
+
+
 def _count(f: Figures, e: Event) -> bool:
+    """Count one fact; raises (having counted nothing) when its figures are not numbers."""
     d = e.data
     match e.type:
         case "outreach.fraud_dissuaded":
+            yuan = int(_number(d, "amount_yuan"))
             fraud = f.fraud[(str(d.get("block")), week_of(local_day(e)))]
             fraud.dissuaded += 1
-            fraud.yuan += int(d.get("amount_yuan", 0))
+            fraud.yuan += yuan
         case "outreach.visit_assigned":
             f.visits[str(d.get("block"))].planned.add(str(d.get("visit_id")))
         case "outreach.visit_completed":
@@ -133,15 +154,18 @@ def _count(f: Figures, e: Event) -> bool:
         case "mediation.case_opened":
             f.disputes[str(d.get("category"))].opened += 1
         case "mediation.case_resolved":
+            days = _number(d, "days_open")
             disputes = f.disputes[str(d.get("category"))]
             disputes.resolved += 1
-            disputes.days.append(float(d.get("days_open", 0)))
+            disputes.days.append(days)
         case "mediation.case_escalated":
             f.disputes[str(d.get("category"))].escalated += 1
         case "enterprise.transfer_completed":
-            f.chemicals[str(d.get("cas"))].redistributed_kg += float(d.get("quantity_kg", 0))
+            kg = _number(d, "quantity_kg")
+            f.chemicals[str(d.get("cas"))].redistributed_kg += kg
         case "enterprise.redistribution_escalated":
-            f.chemicals[str(d.get("cas"))].escalated_kg += float(d.get("unallocated_kg", 0))
+            kg = _number(d, "unallocated_kg")
+            f.chemicals[str(d.get("cas"))].escalated_kg += kg
         case "notifier.notification_sent":
             f.notifications[str(d.get("template"))].sent += 1
         case "notifier.notification_failed":

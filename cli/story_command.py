@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.events import as_json, read_all
+from cli.events import as_json, read_all, skipped_note, unreadable
 from cli.i18n import DEFAULT_LANG, labels, t
 from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
 from cli.story import build_story, matching_correlations, render_story, story_topics
@@ -46,6 +46,8 @@ def register(app: typer.Typer) -> None:
         language = check_lang(lang)
         err = Console(stderr=True)
         found = asyncio.run(read_all(bootstrap or default_bootstrap(), story_topics()))
+        if note := skipped_note(unreadable(found), language):
+            err.print(note, style="yellow")
         stories = matching_correlations(found, correlation_id)
         if not stories:
             err.print(t("story.none", language, cid=correlation_id), style="red")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.events import Event, as_json, follow
+from cli.events import Event, as_json, follow, skipped_note
 from cli.i18n import DEFAULT_LANG, Lang, labels, t
 from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
 from cli.render import event_line
@@ -71,14 +71,20 @@ async def run_tail(
     from_beginning: bool,
     console: Console,
 ) -> None:
-    async for event in follow(bootstrap, topics, from_beginning=from_beginning):
-        if not matches(event, types, subject, correlation):
-            continue
-        if json_out:
-            sys.stdout.write(as_json(event) + "\n")
-            sys.stdout.flush()
-        else:
-            console.print(event_line(event, lang), soft_wrap=True, highlight=False)
+    skipped = 0
+    try:
+        async for event in follow(bootstrap, topics, from_beginning=from_beginning):
+            skipped += event.problem is not None  # still shown: where it is, and why
+            if not matches(event, types, subject, correlation):
+                continue
+            if json_out:
+                sys.stdout.write(as_json(event) + "\n")
+                sys.stdout.flush()
+            else:
+                console.print(event_line(event, lang), soft_wrap=True, highlight=False)
+    finally:
+        if note := skipped_note(skipped, lang):
+            Console(stderr=True).print(note, style="yellow")
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,7 @@ class Watch:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
         self.events: list[Event] = []
+        self.unreadable = 0  # records skipped because they could not be read
         self._ids: set[tuple[str, str]] = set()
         self._changed = asyncio.Condition()
         self._consumer: AIOKafkaConsumer | None = None
@@ -77,6 +78,7 @@ class Watch:
             for records in batch.values():
                 for r in records:
                     event = parse(r.topic, r.partition, r.offset, r.timestamp, r.value)
+                    self.unreadable += event.problem is not None
                     identity = (event.source, event.id)
                     if event.problem is None and identity not in self._ids:
                         self._ids.add(identity)  # a replica or a redelivery says it again
