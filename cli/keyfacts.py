@@ -195,13 +195,14 @@ FACTS: dict[str, Fact] = {
 
 
 def key_fact(event_type: str, data: Mapping[str, Any], lang: Lang) -> str:
-    """The key fact of one event; "" when its type is not known here."""
-    if event_type.endswith(".command_rejected"):
-        return _rejected(data, lang)
-    fact = FACTS.get(event_type)
-    if fact is None or not data:
-        return ""
+    """The key fact of one event; "" when its type is not known here, or its data is not
+    shaped as its type says (anyone who can write a topic can write such an event)."""
     try:
+        if event_type.endswith(".command_rejected"):
+            return _rejected(data, lang)
+        fact = FACTS.get(event_type)
+        if fact is None or not data:
+            return ""
         return fact(data, lang)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError):
         return ""

@@ -190,3 +190,29 @@ async def test_the_demos_watch_skips_a_poison_record_and_counts_it() -> None:
 
     assert [e.id for e in watch.events] == ["e-1"]
     assert watch.unreadable == 2
+
+
+async def test_tail_shows_an_event_whose_data_is_not_shaped_as_its_type_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    odd = [
+        ev("enterprise.command_rejected", "r-1", errors={"not": "a list"}, reason=["x"]),
+        ev("notifier.notification_sent", "n-1", recipient="not an object"),
+        ev("enterprise.redistribution_proposed", "p-1", transfers=[1, 2], unallocated_kg="x"),
+    ]
+    monkeypatch.setattr(tail, "follow", _following(odd))
+    console = Console(record=True, width=200, color_system=None)
+
+    await tail.run_tail(
+        "unused:1",
+        ["enterprise.events"],
+        types=[],
+        subject=None,
+        correlation=None,
+        json_out=False,
+        lang="en",
+        from_beginning=True,
+        console=console,
+    )
+
+    assert console.export_text().count("\n") == 3
