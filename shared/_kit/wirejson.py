@@ -5,9 +5,9 @@ parser builds whatever it is given: a 5,000-digit number raises `ValueError` (th
 int-to-str limit), 10,000 nested arrays raise `RecursionError`, NaN, Infinity and
 duplicate keys pass silently (and two parsers may disagree on which duplicate wins). So
 the size, the nesting and the length of numbers are checked on the raw bytes first, with
-scans that run in C (`bytes.count`, `re`, `bytes.translate`) and build nothing
-proportional to the input; the parse itself then refuses what JSON (RFC 8259, I-JSON RFC
-7493) leaves open: non-finite numbers, duplicate keys, lone surrogates.
+scans that run in C (`bytes.count`, `re`, `bytes.translate`) and build at most a copy
+of the (size-checked) bytes, no objects; the parse itself then refuses what JSON (RFC
+8259, I-JSON RFC 7493) leaves open: non-finite numbers, duplicate keys, lone surrogates.
 """
 
 import json
@@ -16,7 +16,7 @@ import re
 from typing import Any, Final, NoReturn
 
 MAX_BYTES: Final = 1024 * 1024  # Kafka's own default record limit (message.max.bytes)
-MAX_DEPTH: Final = 32  # the deepest message of the contract nests 5 levels
+MAX_DEPTH: Final = 32  # the contract's deepest (a visit's dispute's parties) nests 6
 MAX_DIGITS: Final = 40  # a run of digits in a number: far past any quantity or amount
 
 # a JSON string, escapes included (unrolled: linear, no backtracking)
