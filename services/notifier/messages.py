@@ -30,6 +30,8 @@ Template = Literal[
     "visit_assigned",
     "coverage_gap",
     "home_service_scheduled",
+    # one message in place of those held back by the per-recipient hourly limit
+    "held_summary",
 ]
 SkipReason = Literal["missing_recipient_id", "no_contact", "unknown_recipient"]
 
@@ -71,6 +73,8 @@ class NotificationSent(
 
     attempts: int
     segments: int
+    # a `held_summary`: how many held notifications it stands for
+    summarised: int = 0
 
 
 class NotificationFailed(
@@ -112,6 +116,23 @@ class NotificationDelayed(Fact, type="notifier.notification_delayed", subject="n
     until: datetime
 
 
+class NotificationHeld(Fact, type="notifier.notification_held", subject="notification_id"):
+    """Not sent on its own: its recipient was already sent the configured number of
+    messages within the hour (an addition to the contract). It is stored and counted, and
+    one `held_summary` notification, due at `summary_at`, tells the recipient how many
+    were held (its `notification_sent` has `summarised`)."""
+
+    notification_id: str
+    cause_id: str
+    cause_type: str
+    recipient: Recipient
+    channel: Channel
+    template: Template
+    # messages held for this recipient since their last summary, this one included
+    held: int
+    summary_at: datetime
+
+
 # -- timers -----------------------------------------------------------------------------
 
 
@@ -120,3 +141,9 @@ class DeliveryDue(Timer, type="notifier.delivery_due", subject="notification_id"
 
     notification_id: str
     attempt: int
+
+
+class SummaryDue(Timer, type="notifier.summary_due", subject="quota_id"):
+    """Time to tell a recipient how many messages were held for them, if a slot is free."""
+
+    quota_id: str

@@ -203,7 +203,8 @@ async def notifier(
         await serve_smtp(mail, "127.0.0.1", smtp_port),
     ]
     brigade_phone, desk_phone = phone(), phone()
-    brigade_email, desk_email = f"brigade-{suffix}@station.local", f"desk-{suffix}@station.local"
+    brigade_email = f"brigade-{suffix}@station.internal"
+    desk_email = f"desk-{suffix}@station.internal"
     env = {
         **infra.env(),
         "NOTIFIER_CONSUMER_GROUP": group,

@@ -64,7 +64,7 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
         url = f"http://127.0.0.1:{sms_port}"
         gateway = SmsGateway(f"{url}/sms", "t0k", timeout_s=5)
         wrong_token = SmsGateway(f"{url}/sms", "nope", timeout_s=5)
-        mail = SmtpMail("127.0.0.1", smtp_port, "notifier@station.local", "", "", False, False, 5)
+        mail = SmtpMail("127.0.0.1", smtp_port, "notifier@station.test", "", "", False, False, 5)
         first, again = _message("n-1", "13812345678"), _message("n-1", "13812345678")
 
         assert await gateway.send(first) == Delivered()
@@ -77,7 +77,7 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
             refused = await gateway.send(_message("n-2", "13800000002"))
             taken = await gateway.send(_message("n-2", "13800000002"))
             listed = (await http.get(f"{url}/messages")).json()["messages"]
-        email = _message("n-3", "brigade@station.local")
+        email = _message("n-3", "brigade@station.internal")
         assert await mail.send(email) == Delivered()
         assert await mail.send(email) == Delivered()
 
@@ -110,8 +110,8 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
     assert {line["event"] for line in lines} >= {"sms_unauthorized", "sms_refused"}
     mails = [line for line in lines if line["event"] == "mail_received"]
     assert [(m["to"], m["subject"], m["duplicate"]) for m in mails] == [
-        (["brigade@station.local"], "超量预警", False),
-        (["brigade@station.local"], "超量预警", True),
+        (["brigade@station.internal"], "超量预警", False),
+        (["brigade@station.internal"], "超量预警", True),
     ]
     assert mails[0]["message_id"] == "<n-3@notifier.station>"
     assert "请尽快核查处置" in mails[0]["text"]
