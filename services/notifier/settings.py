@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
 from services.notifier.messages import Channel, Language, RecipientKind
-from services.notifier.rules import BRIGADE, DUTY_DESK
+from services.notifier.rules import BRIGADE, DUTY_DESK, normalise_email, normalise_phone
 from services.notifier.state import Contact
 from shared import Port, ServiceSettings, settings_for
 
@@ -99,6 +99,16 @@ class NotifierSettings(ServiceSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _listed(value)
+
+    @field_validator("brigade_phone", "duty_desk_phone")
+    @classmethod
+    def _desk_phone(cls, value: str) -> str:
+        return normalise_phone(value) if value else value
+
+    @field_validator("brigade_email", "duty_desk_email")
+    @classmethod
+    def _desk_email(cls, value: str) -> str:
+        return normalise_email(value) if value else value
 
     @field_validator("timezone")
     @classmethod

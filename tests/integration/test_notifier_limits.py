@@ -10,6 +10,7 @@ import pytest
 
 from shared._kit.envelope import CloudEvent
 from tests.integration.notifier_support import Notifier, fact, notifier, phone
+from tests.processes import ServiceProcess
 
 __all__ = ["notifier"]  # the fixture
 
@@ -122,3 +123,44 @@ async def test_an_address_adding_a_recipient_or_a_header_fails_once_for_good(
     assert [m["to"] for m in n.mail.messages] == [[f"{good}@station.internal"]]
     stats = await n.stats()
     assert stats["retried"] == 0
+
+
+@pytest.mark.service_env(
+    {
+        "NOTIFIER_CHANNELS": "sms",
+        "NOTIFIER_MAX_PER_RECIPIENT_PER_HOUR": "2",
+        "NOTIFIER_RATE_WINDOW_S": str(WINDOW_S),
+    }
+)
+async def test_two_replicas_share_one_phones_limit(notifier: Notifier) -> None:
+    n = notifier
+    second = ServiceProcess("notifier", n.env)
+    n.stopped.append(second)  # stopped with the first at the end
+    await second.start()
+    await second.wait_ready()
+    number, volunteer = phone(), n.id("vol")
+    await n.publish(
+        fact(
+            "outreach",
+            "volunteer_registered",
+            volunteer,
+            {"volunteer_id": volunteer, "name": "王芳", "phone": number, "blocks": []},
+        )
+    )
+    await n.known(volunteer=1)
+    visits = [_visit(n, volunteer, k) for k in range(12)]
+
+    await n.publish(*visits)
+    await n.tail.wait_for("notifier.notification_held", count=10, timeout_s=60)
+    [summary] = await n.sms_to(number, about="另有", timeout_s=WINDOW_S + 60)
+
+    handled_by = [
+        any(
+            e.get("event") == "event_received" and e.get("event_type") == "outreach.visit_assigned"
+            for e in process.events()
+        )
+        for process in (n.service, second)
+    ]
+    assert handled_by == [True, True], "both replicas took visits"
+    assert len(n.gateway.to(number)) == 3, "two visits and the summary, whoever decided"
+    assert "另有10条通知" in summary["text"]

@@ -103,7 +103,7 @@ async def test_the_limit_is_per_phone_and_the_desks_and_the_log_are_counted_apar
     assert channels.sms.to(BRIGADE_PHONE) == []
 
 
-def test_the_limit_holds_for_replicas_deciding_on_one_document() -> None:
+def test_the_quota_grants_holds_and_summarises_in_order_and_once_per_notification() -> None:
     limit = RateLimit(2, timedelta(hours=1))
     now = scenario()[0].clock.now()
     notes = [_notification(f"n-{i}") for i in range(3)]

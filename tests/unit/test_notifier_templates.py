@@ -298,3 +298,20 @@ def test_settings_read_lists_and_refuse_an_unknown_time_zone(
     monkeypatch.setenv("NOTIFIER_CHANNELS", "sms,fax")
     with pytest.raises(SettingsError, match="NOTIFIER_CHANNELS"):
         NotifierSettings.load()
+
+
+def test_the_desks_phones_and_addresses_are_normalised_or_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1/")
+    monkeypatch.setenv("NOTIFIER_BRIGADE_PHONE", "+86 (0578) 1234-5678")
+
+    assert NotifierSettings.load().desks()["hazchem_brigade"].phone == "0578-12345678"
+    monkeypatch.setenv("NOTIFIER_DUTY_DESK_EMAIL", "desk@station.internal, boss@evil.example")
+    with pytest.raises(SettingsError, match="NOTIFIER_DUTY_DESK_EMAIL"):
+        NotifierSettings.load()
+    monkeypatch.delenv("NOTIFIER_DUTY_DESK_EMAIL")
+    monkeypatch.setenv("NOTIFIER_BRIGADE_PHONE", "110")
+    with pytest.raises(SettingsError, match="NOTIFIER_BRIGADE_PHONE"):
+        NotifierSettings.load()
