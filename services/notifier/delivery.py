@@ -260,15 +260,31 @@ class Delivery:
                     summary_timer_id(qid, after.summaries, at), SummaryDue(quota_id=qid), at=at
                 )
             return
-        cause = Cause(ctx.event.id, ctx.event.type)
-        new = domain.summary_notification(summary, channel=after.channel, cause=cause, now=now)
+        recipient = summary.recipient
+        quiet = None
+        if recipient.kind in self.rules.quiet_kinds:  # its slot is taken now, its words wait
+            quiet = domain.quiet_until(
+                now, start=self.rules.quiet_start, end=self.rules.quiet_end, zone=self.rules.zone
+            )
+        new, facts = domain.created(
+            notification_id=summary_id,
+            cause=Cause(ctx.event.id, ctx.event.type),
+            recipient=MaybeRecipient(kind=recipient.kind, id=recipient.id),
+            channel=after.channel,
+            template="held_summary",
+            params={"count": summary.held},
+            urgent=False,
+            contact=summary.contact,
+            now=now,
+            delayed_until=quiet,
+        )
         created = await self.store.notifications.apply(
             summary_id,
             ctx.step("summary-created"),
-            lambda s: Change(new) if s is None else None,
+            lambda s: Change(new, facts) if s is None else None,
         )
         if created.state is not None:
-            await self._attempt(ctx.step("summary-attempt"), 1, summary_id, created.state)
+            await self._advance(ctx.step("summary-sent"), created.state)
 
     async def _admitted(
         self, actx: Context, state: NotificationState, contact: Contact, address: str

@@ -191,24 +191,6 @@ def summarised(
     )
 
 
-def summary_notification(
-    summary: Summary, *, channel: m.Channel, cause: Cause, now: datetime
-) -> NotificationState:
-    """The one message that stands for those held: sent at once (it has its slot)."""
-    return NotificationState(
-        notification_id=summary.notification_id,
-        cause_id=cause.cause_id,
-        cause_type=cause.cause_type,
-        recipient=m.MaybeRecipient(kind=summary.recipient.kind, id=summary.recipient.id),
-        channel=channel,
-        template="held_summary",
-        params={"count": summary.held},
-        urgent=True,
-        contact=summary.contact,
-        created_at=now,
-    )
-
-
 def _recipient(state: NotificationState) -> m.Recipient:
     if state.recipient.id is None or state.channel is None:
         raise ValueError(f"{state.notification_id} has no recipient id or channel")

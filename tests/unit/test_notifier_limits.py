@@ -6,7 +6,8 @@ e-mail address that is not one address, a gateway it was not given."""
 # the messages are Chinese, written with full-width commas and brackets
 # ruff: noqa: RUF001
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -15,6 +16,7 @@ from services.notifier.app import wiring
 from services.notifier.channels import LogChannel, Outgoing, channels_from
 from services.notifier.domain import RateLimit, admitted, summarised
 from services.notifier.messages import (
+    NotificationDelayed,
     NotificationFailed,
     NotificationHeld,
     NotificationSent,
@@ -34,6 +36,8 @@ from tests.unit.test_notifier_support import (
 )
 
 VOLUNTEER_PHONE = "13600000003"
+CST = timezone(timedelta(hours=8))
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def _visits(notifier: Scenario[NotifierSettings], count: int, first: int = 0) -> Outcome:
@@ -83,6 +87,26 @@ async def test_after_a_summary_the_next_message_waits_for_a_free_slot_not_a_new_
     # one slot was left in the new hour: one sent, the other held for the next summary
     assert len(after.of(NotificationSent)) == 1
     assert [h.held for h in after.of(NotificationHeld)] == [1]
+
+
+async def test_a_summary_due_in_quiet_hours_waits_for_the_morning() -> None:
+    notifier, channels = scenario(
+        channels="sms",
+        max_per_recipient_per_hour=1,
+        start=datetime(2026, 11, 28, 21, 30, tzinfo=CST),
+    )
+    await notifier.given(volunteer_registered("vol-1", phone=VOLUNTEER_PHONE))
+    await _visits(notifier, 2)  # 21:30: one sent, one held
+
+    at_half_past_ten = await notifier.advance(timedelta(hours=1))
+    [delayed] = at_half_past_ten.of(NotificationDelayed)
+    assert delayed.template == "held_summary"
+    assert delayed.until == datetime(2026, 11, 29, 7, 0, tzinfo=SHANGHAI)
+    assert len(channels.sms.sent) == 1
+
+    morning = await notifier.advance(delayed.until - notifier.clock.now())
+    [told] = morning.of(NotificationSent)
+    assert (told.template, told.summarised) == ("held_summary", 1)
 
 
 async def test_the_limit_is_per_phone_and_the_desks_and_the_log_are_counted_apart() -> None:
