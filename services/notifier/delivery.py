@@ -24,6 +24,7 @@ timer sends one summary when a slot frees. Every time here is the notifier's own
 """
 
 import asyncio
+import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
@@ -52,11 +53,13 @@ from services.notifier.rules import Intent, normalise_email, normalise_phone, sp
 from services.notifier.state import FINAL, Contact, NotificationState
 from services.notifier.store import NotifierStore, directory_key, quota_id
 from services.notifier.templates import cleaned, render, sms_segments
-from shared import Change, Context, Fact
+from shared import Change, Context, Fact, stable_id
 
 log = structlog.get_logger("station.notifier.delivery")
 # the channels that reach a person's phone or mailbox, and so count towards their limit
 LIMITED: frozenset[Channel] = frozenset({"sms", "email"})
+# namespace of the summaries' ids (uuid5 of the quota and the summary's number)
+SUMMARIES = uuid.UUID("6d1f4c1e-2b7a-5c43-9a57-0e3f1b8d2c64")
 
 
 @dataclass(frozen=True)
@@ -240,25 +243,28 @@ class Delivery:
 
     async def summary_due(self, due: SummaryDue, ctx: Context) -> None:
         """A slot may be free for an address with messages held: one summary of them,
-        sent at once; else the timer again when the next slot frees."""
+        created and sent once, whichever timer or replica grants it; else the timer again
+        when the next slot frees."""
         now, limit, qid = ctx.now(), self.rules.limit, due.quota_id
         quota = await self.store.quotas.load(qid)
-        if quota is None or quota.held == 0:
-            return
-        summary_id = ctx.derive(f"summary:{qid}:{quota.summaries}")
-        applied = await self.store.quotas.apply(
-            qid,
-            ctx.step("summary", at_once=True),
-            lambda q: domain.summarised(q, summary_id=summary_id, limit=limit, now=now),
-        )
-        after = applied.state
-        summary = after.last_summary if after else None
-        if after is None or summary is None or summary.notification_id != summary_id:
-            if after is not None and after.held:  # no slot yet (another took it first)
-                at = limit.free_at(after, now)
+        if quota is not None and quota.held:
+            # the summary's id is its place in the address's sequence, not this timer's
+            summary_id = stable_id(SUMMARIES, f"{qid}#{quota.summaries}")
+            applied = await self.store.quotas.apply(
+                qid,
+                ctx.step("summary", at_once=True),
+                lambda q: domain.summarised(q, summary_id=summary_id, limit=limit, now=now),
+            )
+            quota = applied.state
+            if quota is not None and quota.held:  # no slot yet (another message took it)
+                at = limit.free_at(quota, now)
                 await ctx.schedule(
-                    summary_timer_id(qid, after.summaries, at), SummaryDue(quota_id=qid), at=at
+                    summary_timer_id(qid, quota.summaries, at), SummaryDue(quota_id=qid), at=at
                 )
+                return
+        # the last summary granted, created if a crash (or another replica) left it not
+        summary = quota.last_summary if quota is not None else None
+        if quota is None or summary is None:
             return
         recipient = summary.recipient
         quiet = None
@@ -267,10 +273,10 @@ class Delivery:
                 now, start=self.rules.quiet_start, end=self.rules.quiet_end, zone=self.rules.zone
             )
         new, facts = domain.created(
-            notification_id=summary_id,
+            notification_id=summary.notification_id,
             cause=Cause(ctx.event.id, ctx.event.type),
             recipient=MaybeRecipient(kind=recipient.kind, id=recipient.id),
-            channel=after.channel,
+            channel=quota.channel,
             template="held_summary",
             params={"count": summary.held},
             urgent=False,
@@ -279,11 +285,11 @@ class Delivery:
             delayed_until=quiet,
         )
         created = await self.store.notifications.apply(
-            summary_id,
+            summary.notification_id,
             ctx.step("summary-created"),
             lambda s: Change(new, facts) if s is None else None,
         )
-        if created.state is not None:
+        if created.state is not None and created.state.attempts == 0:
             await self._advance(ctx.step("summary-sent"), created.state)
 
     async def _admitted(

@@ -89,6 +89,34 @@ async def test_after_a_summary_the_next_message_waits_for_a_free_slot_not_a_new_
     assert [h.held for h in after.of(NotificationHeld)] == [1]
 
 
+async def test_a_summary_granted_before_a_crash_is_created_and_sent_once_when_its_timer_fires() -> (
+    None
+):
+    notifier, channels = scenario(channels="sms", max_per_recipient_per_hour=1)
+    await notifier.given(volunteer_registered("vol-1", phone=VOLUNTEER_PHONE))
+    await _visits(notifier, 3)  # one sent, two held
+    [doc] = notifier.db["quotas"].docs.values()
+    notifier.clock.advance(timedelta(hours=1))
+    # the grant was written, then the process died before the summary was created
+    quota = RecipientQuota.model_validate(doc["state"])
+    granted = summarised(
+        quota,
+        summary_id="summary-before-the-crash",
+        limit=RateLimit(1, timedelta(hours=1)),
+        now=notifier.clock.now(),
+    )
+    assert granted is not None
+    doc["state"] = granted.state.model_dump(mode="json")
+
+    fired = await notifier.advance(timedelta(seconds=1))
+    again = await notifier.advance(timedelta(hours=1))
+
+    [told] = fired.of(NotificationSent)
+    assert (told.notification_id, told.summarised) == ("summary-before-the-crash", 2)
+    assert again.of(NotificationSent) == []
+    assert len(channels.sms.to(VOLUNTEER_PHONE)) == 2
+
+
 async def test_a_summary_due_in_quiet_hours_waits_for_the_morning() -> None:
     notifier, channels = scenario(
         channels="sms",
