@@ -52,7 +52,9 @@ class MaybeRecipient(_Part):
     id: str | None
 
 
-class _Notification(_Part):
+class _About(_Part):
+    """What every fact about one notification to a known recipient on a channel says."""
+
     notification_id: str
     # the CloudEvents id and type of the fact that caused it
     cause_id: str
@@ -60,6 +62,9 @@ class _Notification(_Part):
     recipient: Recipient
     channel: Channel
     template: Template
+
+
+class _Notification(_About):
     language: Language
 
 
@@ -103,31 +108,21 @@ class NotificationSkipped(Fact, type="notifier.notification_skipped", subject="n
     detail: str
 
 
-class NotificationDelayed(Fact, type="notifier.notification_delayed", subject="notification_id"):
+class NotificationDelayed(
+    _About, Fact, type="notifier.notification_delayed", subject="notification_id"
+):
     """A non-urgent message to a volunteer or an enterprise held back by quiet hours
     until `until` (an addition to the contract); `notification_sent` follows."""
 
-    notification_id: str
-    cause_id: str
-    cause_type: str
-    recipient: Recipient
-    channel: Channel
-    template: Template
     until: datetime
 
 
-class NotificationHeld(Fact, type="notifier.notification_held", subject="notification_id"):
+class NotificationHeld(_About, Fact, type="notifier.notification_held", subject="notification_id"):
     """Not sent on its own: its recipient was already sent the configured number of
     messages within the hour (an addition to the contract). It is stored and counted, and
     one `held_summary` notification, due at `summary_at`, tells the recipient how many
     were held (its `notification_sent` has `summarised`)."""
 
-    notification_id: str
-    cause_id: str
-    cause_type: str
-    recipient: Recipient
-    channel: Channel
-    template: Template
     # messages held for this recipient since their last summary, this one included
     held: int
     summary_at: datetime

@@ -38,6 +38,19 @@ def _visit(n: Notifier, volunteer_id: str, number: int) -> CloudEvent:
     )
 
 
+async def _register(n: Notifier, volunteer: str, number: str) -> None:
+    """A volunteer with a phone, known to the notifier."""
+    await n.publish(
+        fact(
+            "outreach",
+            "volunteer_registered",
+            volunteer,
+            {"volunteer_id": volunteer, "name": "王芳", "phone": number, "blocks": []},
+        )
+    )
+    await n.known(volunteer=1)
+
+
 @pytest.mark.service_env(
     {
         "NOTIFIER_CHANNELS": "sms",
@@ -50,15 +63,7 @@ async def test_a_burst_to_one_phone_sends_the_limit_holds_the_rest_then_one_summ
 ) -> None:
     n = notifier
     number, volunteer = phone(), n.id("vol")
-    await n.publish(
-        fact(
-            "outreach",
-            "volunteer_registered",
-            volunteer,
-            {"volunteer_id": volunteer, "name": "王芳", "phone": number, "blocks": []},
-        )
-    )
-    await n.known(volunteer=1)
+    await _register(n, volunteer, number)
     visits = [_visit(n, volunteer, k) for k in range(5)]
 
     await n.publish(*visits)
@@ -139,15 +144,7 @@ async def test_two_replicas_share_one_phones_limit(notifier: Notifier) -> None:
     await second.start()
     await second.wait_ready()
     number, volunteer = phone(), n.id("vol")
-    await n.publish(
-        fact(
-            "outreach",
-            "volunteer_registered",
-            volunteer,
-            {"volunteer_id": volunteer, "name": "王芳", "phone": number, "blocks": []},
-        )
-    )
-    await n.known(volunteer=1)
+    await _register(n, volunteer, number)
     visits = [_visit(n, volunteer, k) for k in range(12)]
 
     await n.publish(*visits)

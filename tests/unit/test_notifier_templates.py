@@ -274,11 +274,18 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert [policy.backoff(n).total_seconds() for n in range(1, 7)] == [30, 60, 120, 180, 180, 180]
 
 
-def test_settings_read_lists_and_refuse_an_unknown_time_zone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment with the settings every service requires, to set the rest on."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1/")
+    return monkeypatch
+
+
+def test_settings_read_lists_and_refuse_an_unknown_time_zone(
+    servers: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch = servers
     monkeypatch.setenv("NOTIFIER_CHANNELS", "sms, log")
     monkeypatch.setenv("NOTIFIER_QUIET_KINDS", '["volunteer"]')
     monkeypatch.setenv("NOTIFIER_LANGUAGES", '{"officer:o-1": "en"}')
@@ -301,10 +308,9 @@ def test_settings_read_lists_and_refuse_an_unknown_time_zone(
 
 
 def test_the_desks_phones_and_addresses_are_normalised_or_refused_at_start(
-    monkeypatch: pytest.MonkeyPatch,
+    servers: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1/")
+    monkeypatch = servers
     monkeypatch.setenv("NOTIFIER_BRIGADE_PHONE", "+86 (0578) 1234-5678")
 
     assert NotifierSettings.load().desks()["hazchem_brigade"].phone == "0578-12345678"
