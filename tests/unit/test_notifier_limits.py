@@ -13,8 +13,8 @@ import structlog
 
 from services.notifier import messages, readers
 from services.notifier.app import wiring
-from services.notifier.channels import LogChannel, Outgoing, channels_from
-from services.notifier.domain import RateLimit, admitted, summarised
+from services.notifier.channels import LogChannel, Outgoing, SmtpMail, channels_from
+from services.notifier.domain import Failed, RateLimit, admitted, summarised
 from services.notifier.messages import (
     NotificationDelayed,
     NotificationFailed,
@@ -346,3 +346,40 @@ async def test_the_log_channel_masks_whoever_it_names() -> None:
 
 def test_fakes_cover_every_channel() -> None:
     assert set(Channels().by_name()) == {"sms", "email", "log"}
+
+
+async def test_the_mail_channel_itself_refuses_a_second_recipient_for_good() -> None:
+    # port 9 (discard): nothing is listening, and nothing must be tried
+    mail = SmtpMail("127.0.0.1", 9, "notifier@station.internal", "", "", False, False, 1)
+
+    for address in ("a@station.internal, b@evil.example", "a@station.internal\r\nBcc: b@x.cn"):
+        result = await mail.send(
+            Outgoing(
+                notification_id="n-1",
+                channel="email",
+                address=address,
+                name="王芳\r\nBcc: c@evil.example",
+                title="走访任务",
+                text="【县公安局】",
+                segments=1,
+                template="visit_assigned",
+                language="zh",
+            )
+        )
+        assert isinstance(result, Failed)
+        assert result.permanent, address
+        assert result.error.startswith("not a single e-mail recipient")
+    composed = mail.compose(
+        Outgoing(
+            "n-2",
+            "email",
+            "a@station.internal",
+            "王芳\r\nBcc: c@evil.example",
+            "t",
+            "x",
+            1,
+            "visit_assigned",
+            "zh",
+        )
+    )
+    assert composed["To"] == "王芳 Bcc cevilexample <a@station.internal>", "one line, one address"
