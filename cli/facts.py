@@ -70,6 +70,7 @@ TYPE_NAMES: dict[str, tuple[str, str]] = {
     "notifier.notification_failed": ("通知失败", "notification failed"),
     "notifier.notification_skipped": ("通知未发", "notification skipped"),
     "notifier.notification_delayed": ("通知延后", "notification delayed"),
+    "notifier.notification_held": ("通知超限暂缓", "notification held"),
 }
 SUFFIX_NAMES: dict[str, tuple[str, str]] = {
     "command_rejected": ("指令被拒", "command rejected"),

@@ -191,6 +191,7 @@ FACTS: dict[str, Fact] = {
     "notifier.notification_failed": _notification("失败", "failed", "error"),
     "notifier.notification_skipped": _notification("未发", "skipped", "reason"),
     "notifier.notification_delayed": _notification("延至", "until", "until"),
+    "notifier.notification_held": _notification("汇总于", "summary at", "summary_at"),
 }
 
 

@@ -2,22 +2,31 @@
 
     python -m infra.dev_sinks --sms-port 8110 --smtp-port 8025 [--host 127.0.0.1] [--token T]
 
+For development only: the local stack starts them in its `dev` profile
+(`STATION_PROFILE=dev`, `make stack-dev`), compose in its `dev` profile, and the
+notifier sends to them only when its gateway and SMTP settings name them. They listen on
+loopback (another host is refused unless `--in-container`, where compose publishes the
+ports on the host's loopback only).
+
 The SMS gateway takes the notifier's requests (`POST /sms`, format in
-services/notifier/channels.py) and the mail sink its e-mails over SMTP; each message
-received is one JSON line on stdout (`sms_received`, `mail_received`), for an operator
-to read. Both honour the idempotency key (`Idempotency-Key` header; an e-mail's
-`Message-ID`): a repeat is answered as the first was and logged `duplicate: true`, and
-`GET /messages` lists each message once. `GET /healthz` answers when the gateway is up;
-`POST /faults {"fail_first": 3, "status": 500}` makes it refuse the first attempts of
-each key (`{"always": true}`: every attempt), to see retries. Tests use the same classes
-in-process. Phone numbers are masked in the log as in the services' logs.
+services/notifier/channels.py, a body of at most 64 KiB, else 413) and the mail sink its
+e-mails over SMTP (at most 1 MiB each); each message received is one JSON line on
+stdout (`sms_received`, `mail_received`), phone numbers and addresses masked. Both
+honour the idempotency key (`Idempotency-Key` header; an e-mail's `Message-ID`): a
+repeat is answered as the first was and logged `duplicate: true`, and `GET /messages`
+lists each message once, masked. `GET /healthz` answers when the gateway is up. Only
+when `DEV_SINKS_FAULTS=1` (the tests set it) does `POST /faults {"fail_first": 3,
+"status": 500}` make it refuse the first attempts of each key (`{"always": true}`: every
+attempt), to see retries. Tests use the same classes in-process.
 """
 
 import argparse
 import asyncio
 import email
 import email.policy
+import ipaddress
 import json
+import os
 import re
 import signal
 import sys
@@ -33,13 +42,55 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 Log = Callable[[dict[str, Any]], None]
 Reply = tuple[int, dict[str, Any]]
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"}
+# phone numbers in any spelling: 7 or more digits, with the separators people write
+_NUMBER = re.compile(r"\+?\d[\d\s()-]{5,}\d")
+_ADDRESS = re.compile(r"[^\s@<>,;:\"]+@[^\s@<>,;:\"]+")
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+}
+MAX_BODY = 64 * 1024
+MAX_MAIL = 1024 * 1024
+MAX_HEADERS = 64
+MAX_LINE = 8 * 1024
+FAULTS_FLAG = "DEV_SINKS_FAULTS"
+
+
+def _masked_number(found: re.Match[str]) -> str:
+    digits = [c for c in found.group() if c.isdigit()]
+    return "".join(digits[:3]) + "*" * max(0, len(digits) - 7) + "".join(digits[-4:])
+
+
+def _masked_address(found: re.Match[str]) -> str:
+    local, _, domain = found.group().rpartition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def mask(text: str) -> str:
-    """Mainland mobile numbers with their middle four digits hidden."""
-    return _PHONE.sub(r"\1****\2", text)
+    """Phone numbers with all but their first three and last four digits hidden, e-mail
+    addresses with all but the first letter of their local part."""
+    return _NUMBER.sub(_masked_number, _ADDRESS.sub(_masked_address, text))
+
+
+def masked_message(message: dict[str, Any]) -> dict[str, Any]:
+    """A kept message as `GET /messages` lists it."""
+    shown = dict(message)
+    for name in ("to", "text", "from"):
+        value = shown.get(name)
+        if isinstance(value, str):
+            shown[name] = mask(value)
+        elif isinstance(value, list):
+            shown[name] = [mask(str(v)) for v in value]
+    return shown
+
+
+def faults_enabled() -> bool:
+    """Whether `POST /faults` is honoured: only when the tests set DEV_SINKS_FAULTS=1."""
+    return os.environ.get(FAULTS_FLAG) == "1"
 
 
 def print_line(fields: dict[str, Any]) -> None:
@@ -54,6 +105,8 @@ class SmsGateway:
 
     token: str = ""
     log: Log = print_line
+    # `POST /faults` answers 404 unless this is set (tests only)
+    faults: bool = False
     # each message once (by idempotency key), in the order they first arrived
     messages: list[dict[str, Any]] = field(default_factory=list)
     # every request, repeats and refusals included, with its arrival (epoch seconds)
@@ -72,9 +125,12 @@ class SmsGateway:
         if method == "GET" and path == "/healthz":
             return 200, {"status": "ok"}
         if method == "GET" and path == "/messages":
-            return 200, {"messages": self.messages}
-        if method == "POST" and path == "/faults":
-            faults = json.loads(body or b"{}")
+            return 200, {"messages": [masked_message(m) for m in self.messages]}
+        if method == "POST" and path == "/faults" and self.faults:
+            try:
+                faults = json.loads(body or b"{}")
+            except ValueError:
+                return 400, {"error": "expected JSON"}
             self.fail_first = int(faults.get("fail_first", 0))
             self.fail_status = int(faults.get("status", 500))
             self.always_fail = bool(faults.get("always", False))
@@ -137,25 +193,25 @@ async def _http_connection(
     gateway: SmsGateway, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     """HTTP/1.1 with keep-alive and Content-Length bodies: what the notifier's client and
-    an operator's curl send."""
+    an operator's curl send. Lines, headers and bodies are bounded: a body past MAX_BODY
+    is answered 413 without being read, and the connection closed."""
     try:
         while line := await reader.readline():
             method, target, _version = line.decode("latin-1").split(" ", 2)
             headers: dict[str, str] = {}
             while (raw := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                if len(headers) >= MAX_HEADERS:
+                    await _answer(writer, 431, {"error": f"more than {MAX_HEADERS} headers"})
+                    return
                 name, _, value = raw.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
             length = int(headers.get("content-length") or 0)
+            if length < 0 or length > MAX_BODY:
+                await _answer(writer, 413, {"error": f"a body has at most {MAX_BODY} bytes"})
+                return
             body = await reader.readexactly(length) if length else b""
             status, payload = await gateway.handle(method, target.split("?")[0], headers, body)
-            data = json.dumps(payload, ensure_ascii=False).encode()
-            head = (
-                f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
-                "Content-Type: application/json; charset=utf-8\r\n"
-                f"Content-Length: {len(data)}\r\n\r\n"
-            )
-            writer.write(head.encode() + data)
-            await writer.drain()
+            await _answer(writer, status, payload)
             if headers.get("connection", "").lower() == "close":
                 break
     except (asyncio.IncompleteReadError, ConnectionError, ValueError):
@@ -164,10 +220,25 @@ async def _http_connection(
         writer.close()
 
 
+async def _answer(writer: asyncio.StreamWriter, status: int, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload, ensure_ascii=False).encode()
+    head = (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    )
+    writer.write(head.encode() + data)
+    await writer.drain()
+
+
 async def serve_sms(gateway: SmsGateway, host: str, port: int) -> asyncio.Server:
     """The gateway listening on `host:port` (close the server to stop it)."""
     return await asyncio.start_server(
-        lambda r, w: _http_connection(gateway, r, w), host, port, reuse_address=True
+        lambda r, w: _http_connection(gateway, r, w),
+        host,
+        port,
+        reuse_address=True,
+        limit=MAX_LINE,
     )
 
 
@@ -209,7 +280,7 @@ class MailSink:
             {
                 "event": "mail_received",
                 "from": envelope.mail_from,
-                "to": list(envelope.rcpt_tos),
+                "to": [mask(str(to)) for to in envelope.rcpt_tos],
                 "subject": str(parsed.get("Subject") or ""),
                 "text": mask(text),
                 "message_id": message_id,
@@ -223,7 +294,13 @@ async def serve_smtp(sink: MailSink, host: str, port: int) -> asyncio.Server:
     """The mail sink listening on `host:port` (close the server to stop it)."""
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: SMTP(sink, hostname="dev-mail-sink", enable_SMTPUTF8=True, decode_data=False),
+        lambda: SMTP(
+            sink,
+            hostname="dev-mail-sink",
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            data_size_limit=MAX_MAIL,
+        ),
         host,
         port,
         reuse_address=True,
@@ -236,7 +313,7 @@ async def run(host: str, sms_port: int, smtp_port: int, token: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    sms = await serve_sms(SmsGateway(token=token), host, sms_port)
+    sms = await serve_sms(SmsGateway(token=token, faults=faults_enabled()), host, sms_port)
     smtp = await serve_smtp(MailSink(), host, smtp_port)
     print_line(
         {
@@ -244,6 +321,7 @@ async def run(host: str, sms_port: int, smtp_port: int, token: str) -> None:
             "sms_url": f"http://{host}:{sms_port}/sms",
             "smtp": f"{host}:{smtp_port}",
             "token_required": bool(token),
+            "faults": faults_enabled(),
         }
     )
     await stop.wait()
@@ -253,13 +331,37 @@ async def run(host: str, sms_port: int, smtp_port: int, token: str) -> None:
     print_line({"event": "dev_sinks_stopped"})
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.dev_sinks", description=__doc__)
     parser.add_argument("--sms-port", type=int, default=8110)
     parser.add_argument("--smtp-port", type=int, default=8025)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--token", default="", help="require `Authorization: Bearer <token>`")
+    parser.add_argument(
+        "--in-container",
+        action="store_true",
+        help="allow a host other than loopback (inside a container whose ports the host "
+        "publishes on its loopback only)",
+    )
     args = parser.parse_args(argv)
+    if not args.in_container and not is_loopback(args.host):
+        print_line(
+            {
+                "event": "dev_sinks_failed",
+                "reason": f"{args.host} is not loopback: the development sinks listen on "
+                "loopback only (--in-container inside compose)",
+            }
+        )
+        return 2
     try:
         asyncio.run(run(args.host, args.sms_port, args.smtp_port, args.token))
     except OSError as exc:

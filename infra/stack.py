@@ -1,8 +1,9 @@
 """The whole stack with its logs: Docker Compose where an engine answers, else local processes.
 
 Locally: Kafka and FerretDB (started here unless already up, with their data kept in
-the data folder, see infra/local.py), the development SMS gateway and mail sink
-(infra/dev_sinks.py, unless STATION_DEV_SINKS=0), then the four services as child
+the data folder, see infra/local.py), in the `dev` profile only (`STATION_PROFILE=dev`,
+`make stack-dev`) the development SMS gateway and mail sink on loopback
+(infra/dev_sinks.py, the notifier pointed at them), then the four services as child
 processes whose log lines are interleaved on stdout: on a terminal one short coloured
 line per event (infra/stack_view.py, rendered by cli/render.py), else the JSON lines.
 A service that dies is restarted with a backoff (infra/supervise.py) while the others
@@ -33,9 +34,12 @@ SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 DEFAULT_PORTS = {"mediation": 8101, "enterprise": 8102, "outreach": 8103, "notifier": 8104}
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SINKS = "dev-sinks"
-# the development SMS gateway and mail sink listen where the notifier's defaults point;
-# STATION_SMS_PORT / STATION_SMTP_PORT move them (and the notifier with them)
+# the development SMS gateway and mail sink, in the `dev` profile, listen on loopback
+# there and the notifier is pointed at them; STATION_SMS_PORT / STATION_SMTP_PORT move
+# them (and the notifier with them). Without the profile the notifier sends only to
+# the gateway and SMTP server its own settings name, or writes masked log lines.
 SMS_PORT, SMTP_PORT = 8110, 8025
+DEV_PROFILE = "dev"
 STOP_TIMEOUT_S = 15.0
 READY_TIMEOUT_S = 60.0
 
@@ -66,6 +70,11 @@ def _sink_ports() -> tuple[int, int]:
         int(os.environ.get("STATION_SMS_PORT", SMS_PORT)),
         int(os.environ.get("STATION_SMTP_PORT", SMTP_PORT)),
     )
+
+
+def dev_profile() -> bool:
+    """Whether the stack runs in the `dev` profile (STATION_PROFILE=dev)."""
+    return os.environ.get("STATION_PROFILE", "").strip().lower() == DEV_PROFILE
 
 
 def _sink_env() -> dict[str, str]:
@@ -219,7 +228,7 @@ async def _local_stack(ep: Endpoints) -> int:
             _emit("stack_data", dir=str(found.data), persistent=found.persistent)
         env = {**os.environ, **ep.env(), "LOG_FORMAT": os.environ.get("LOG_FORMAT", "auto")}
         view = LogView.for_terminal(ep.kafka_bootstrap_servers)
-        sinks = (DEV_SINKS,) if os.environ.get("STATION_DEV_SINKS", "1") != "0" else ()
+        sinks = (DEV_SINKS,) if dev_profile() else ()
         if sinks:
             env.update(_sink_env())
         for name in (*sinks, *SERVICES):
@@ -282,5 +291,10 @@ async def _local_stack(ep: Endpoints) -> int:
 def run_stack(ep: Endpoints) -> int:
     """Run until Ctrl-C; return the exit code."""
     if docker_engine_answers():
-        return subprocess.call(["docker", "compose", "up", "--build"], cwd=ROOT)
+        profile, env = [], dict(os.environ)
+        if dev_profile():  # the sinks' compose profile, and the notifier pointed at them
+            profile = ["--profile", DEV_PROFILE]
+            env.setdefault("NOTIFIER_SMS_GATEWAY_URL", f"http://{DEV_SINKS}:{SMS_PORT}/sms")
+            env.setdefault("NOTIFIER_SMTP_HOST", DEV_SINKS)
+        return subprocess.call(["docker", "compose", *profile, "up", "--build"], cwd=ROOT, env=env)
     return asyncio.run(_local_stack(ep))

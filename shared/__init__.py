@@ -11,6 +11,10 @@ rules use `shared.testing`.
 from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
 from shared._kit.envelope import stable_id
+from shared._kit.fields import (
+    EmailAddress,
+    PhoneNumber,
+)
 from shared._kit.messages import Command, Fact, Reason, Rejected, State, Timer
 from shared._kit.packing import packed_list
 from shared._kit.runtime import Runtime
@@ -22,7 +26,9 @@ __all__ = [
     "Change",
     "Command",
     "Context",
+    "EmailAddress",
     "Fact",
+    "PhoneNumber",
     "Port",
     "Reason",
     "Rejected",

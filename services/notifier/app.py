@@ -5,19 +5,23 @@
 """
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
+
+import structlog
 
 from services.notifier import messages
 from services.notifier.channels import Sender, channels_from
 from services.notifier.delivery import Delivery, DeliveryRules
 from services.notifier.directory import Directory
-from services.notifier.domain import RetryPolicy
+from services.notifier.domain import RateLimit, RetryPolicy
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.messages import Channel
 from services.notifier.settings import NotifierSettings
 from services.notifier.store import NotifierStore
 from shared import Runtime, Service
 
+log = structlog.get_logger("station.notifier")
 Channels = Callable[[NotifierSettings], Mapping[Channel, Sender]]
 
 
@@ -37,16 +41,27 @@ def delivery_rules(settings: NotifierSettings) -> DeliveryRules:
         languages=dict(settings.languages),
         signature_zh=settings.signature_zh,
         signature_en=settings.signature_en,
+        limit=RateLimit(
+            settings.max_per_recipient_per_hour, timedelta(seconds=settings.rate_window_s)
+        ),
     )
 
 
 def wiring(channels: Channels = channels_from) -> Callable[[Runtime[NotifierSettings]], None]:
-    """The wire function, with the channels `channels` makes from the settings."""
+    """The wire function, with the channels `channels` makes from the settings; a
+    configured channel with nothing to send through (no gateway, no SMTP host) is left
+    out, never sent to a development sink in its place."""
 
     def wire(runtime: Runtime[NotifierSettings]) -> None:
         settings = runtime.settings
         store = NotifierStore.on(runtime)
-        delivery = Delivery(store, channels(settings), delivery_rules(settings))
+        senders = channels(settings)
+        rules = delivery_rules(settings)
+        usable = tuple(c for c in rules.channels if c in senders)
+        for missing in sorted(set(rules.channels) - set(usable)):
+            log.warning("channel_not_configured", channel=missing)
+        rules = replace(rules, channels=usable or ("log",))
+        delivery = Delivery(store, senders, rules)
         directory = Directory(store)
         tell = NotifierHandlers(delivery, directory, settings.desks())
         runtime.handle(
@@ -63,6 +78,7 @@ def wiring(channels: Channels = channels_from) -> Callable[[Runtime[NotifierSett
             tell.coverage_gap_detected,
             tell.home_service_scheduled,
             delivery.delivery_due,
+            delivery.summary_due,
         )
         runtime.report(store.stats)
 

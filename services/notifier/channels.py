@@ -16,6 +16,7 @@ retried; any other answer is a permanent failure. An e-mail carries the notifica
 as its `Message-ID` (and `X-Idempotency-Key`), so a sink that honours it keeps one copy.
 """
 
+import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -27,10 +28,13 @@ import structlog
 
 from services.notifier.domain import Delivered, Failed
 from services.notifier.messages import Channel, Language, Template
+from services.notifier.rules import normalise_email
 from services.notifier.settings import NotifierSettings
+from services.notifier.templates import NAME_CAP, clean_name
 
 log = structlog.get_logger("station.notifier.channels")
 RETRIED_STATUS = frozenset({408, 425, 429})
+_DIGITS = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -48,22 +52,34 @@ class Outgoing:
     language: Language
 
 
+def masked(address: str) -> str:
+    """An address as a log line may show it: `138******78`, `w***@***.org`, `王*`."""
+    if "@" in address:
+        local, _, domain_part = address.rpartition("@")
+        return f"{local[:1]}***@***.{domain_part.rpartition('.')[2][:8]}"
+    if _DIGITS.search(address):
+        digits = [c for c in address if c.isdigit()]
+        return "".join(digits[:3]) + "*" * max(0, len(digits) - 5) + "".join(digits[-2:])
+    return address[:1] + "*" * min(3, max(1, len(address) - 1))
+
+
 class Sender(Protocol):
     async def send(self, message: Outgoing) -> Delivered | Failed: ...
 
 
 class LogChannel:
-    """The message as one log line for the operator: always delivered."""
+    """A line for the operator that a message was due: always delivered. It names the
+    template, language and ids, and the recipient masked; never the text (the operator
+    reads the words in the template, the person's details stay out of the logs)."""
 
     async def send(self, message: Outgoing) -> Delivered | Failed:
         log.info(
             "notification_logged",
             notification_id=message.notification_id,
-            to=message.name,
+            to=masked(message.name or message.address),
             template=message.template,
             language=message.language,
-            title=message.title,
-            text=message.text,
+            segments=message.segments,
         )
         return Delivered()
 
@@ -120,9 +136,12 @@ class SmtpMail:
     timeout_s: float
 
     def compose(self, message: Outgoing) -> EmailMessage:
+        """The e-mail; ValueError for an address or a name a header cannot carry as one
+        recipient (a permanent failure)."""
+        address = normalise_email(message.address)
         mail = EmailMessage()
         mail["From"] = self.sender
-        mail["To"] = formataddr((message.name or "", message.address))
+        mail["To"] = formataddr((clean_name(message.name or "", NAME_CAP * 2), address))
         mail["Subject"] = message.title
         mail["Message-ID"] = f"<{message.notification_id}@notifier.station>"
         mail["X-Idempotency-Key"] = message.notification_id
@@ -132,8 +151,12 @@ class SmtpMail:
 
     async def send(self, message: Outgoing) -> Delivered | Failed:
         try:
+            mail = self.compose(message)
+        except ValueError as exc:
+            return Failed(f"not a single e-mail recipient: {str(exc)[:160]}", permanent=True)
+        try:
             await aiosmtplib.send(
-                self.compose(message),
+                mail,
                 hostname=self.host,
                 port=self.port,
                 username=self.username or None,
@@ -153,15 +176,17 @@ class SmtpMail:
 
 
 def channels_from(settings: NotifierSettings) -> dict[Channel, Sender]:
-    """The real channels, as the settings describe them."""
-    return {
-        "log": LogChannel(),
-        "sms": SmsGateway(
+    """The real channels the settings configure: the log always, SMS with a gateway URL,
+    e-mail with an SMTP host."""
+    found: dict[Channel, Sender] = {"log": LogChannel()}
+    if settings.sms_gateway_url:
+        found["sms"] = SmsGateway(
             settings.sms_gateway_url,
             settings.sms_gateway_token.get_secret_value(),
             settings.send_timeout_s,
-        ),
-        "email": SmtpMail(
+        )
+    if settings.smtp_host:
+        found["email"] = SmtpMail(
             host=settings.smtp_host,
             port=settings.smtp_port,
             sender=settings.smtp_sender,
@@ -170,5 +195,5 @@ def channels_from(settings: NotifierSettings) -> dict[Channel, Sender]:
             starttls=settings.smtp_starttls,
             tls=settings.smtp_tls,
             timeout_s=settings.send_timeout_s,
-        ),
-    }
+        )
+    return found

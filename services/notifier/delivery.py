@@ -14,23 +14,52 @@ back by quiet hours are durable timers, so the consumer never waits out a backof
 channel that just failed is not tried inline again until its backoff has passed: new
 messages for it go straight to a timer, so a dead gateway costs the consumer one
 time-out, not one per message.
+
+Only a valid phone number or a single e-mail address is ever sent to: anything else (a
+comma adding a second recipient, a line break) is a permanent failure, logged and stated
+as `notification_failed`, never retried. A first attempt on a phone or an address asks
+that address's quota for a slot (one document per address, one compare-and-set, written
+before the channel is called): past the hourly limit the notification is held, and a
+timer sends one summary when a slot frees. Every time here is the notifier's own clock.
 """
 
 import asyncio
+import uuid
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, tzinfo
 from typing import Any
 
+import structlog
+
 from services.notifier import domain
-from services.notifier.channels import Outgoing, Sender
-from services.notifier.domain import Cause, Delivered, Failed, NoContact, RetryPolicy
-from services.notifier.messages import Channel, DeliveryDue, Language, MaybeRecipient
-from services.notifier.rules import Intent
+from services.notifier.channels import Outgoing, Sender, masked
+from services.notifier.domain import (
+    Cause,
+    Delivered,
+    Failed,
+    NoContact,
+    RateLimit,
+    RetryPolicy,
+)
+from services.notifier.messages import (
+    Channel,
+    DeliveryDue,
+    Language,
+    MaybeRecipient,
+    SummaryDue,
+)
+from services.notifier.rules import Intent, normalise_email, normalise_phone, speaks_for
 from services.notifier.state import FINAL, Contact, NotificationState
-from services.notifier.store import NotifierStore, directory_key
-from services.notifier.templates import render, sms_segments
-from shared import Context, Fact
+from services.notifier.store import NotifierStore, directory_key, quota_id
+from services.notifier.templates import cleaned, render, sms_segments
+from shared import Change, Context, Fact, stable_id
+
+log = structlog.get_logger("station.notifier.delivery")
+# the channels that reach a person's phone or mailbox, and so count towards their limit
+LIMITED: frozenset[Channel] = frozenset({"sms", "email"})
+# namespace of the summaries' ids (uuid5 of the quota and the summary's number)
+SUMMARIES = uuid.UUID("6d1f4c1e-2b7a-5c43-9a57-0e3f1b8d2c64")
 
 
 @dataclass(frozen=True)
@@ -47,6 +76,7 @@ class DeliveryRules:
     languages: Mapping[str, Language]
     signature_zh: str
     signature_en: str
+    limit: RateLimit
 
 
 async def _together(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
@@ -62,6 +92,20 @@ async def _together(jobs: Sequence[Coroutine[Any, Any, None]]) -> None:
 
 def timer_id(notification_id: str, attempt: int) -> str:
     return f"deliver:{notification_id}:{attempt}"
+
+
+def summary_timer_id(quota: str, summaries: int, at: datetime) -> str:
+    return f"summary:{quota}:{summaries}:{at.isoformat()}"
+
+
+def valid_address(channel: Channel, address: str) -> str:
+    """The phone number or e-mail address a channel may be given, normalised; ValueError
+    for anything else (never retried: it will not become valid)."""
+    if channel == "sms":
+        return normalise_phone(address)
+    if channel == "email":
+        return normalise_email(address)
+    return address
 
 
 @dataclass
@@ -93,7 +137,14 @@ class Delivery:
                 continue
             entry = known.get(directory_key(intent.kind, intent.recipient_id))
             directory = entry.contact if entry else None
-            contact = intent.contact.over(directory) if intent.contact else directory
+            # a contact the cause names counts only from the service owning that recipient
+            said = intent.contact
+            if said is not None and intent.kind != "desk":
+                owner = speaks_for(
+                    intent.kind, source=ctx.event.source, event_type=cause.cause_type
+                )
+                said = said if owner else None
+            contact = said.over(directory) if said else directory
             for channel in self.rules.channels:
                 nid = ctx.derive(f"notify:{intent.kind}:{intent.recipient_id}:{channel}")
                 new = self._new(
@@ -123,7 +174,7 @@ class Delivery:
         if state.status != "pending" or state.delayed_until is not None:
             return state, facts
         message = self._message(state, contact)
-        result = await self._send(state, message, contact, now)
+        result = self._refused(state, contact) or await self._send(state, message, contact, now)
         done = domain.recorded(
             state,
             attempt=1,
@@ -159,7 +210,7 @@ class Delivery:
             recipient=recipient,
             channel=channel,
             template=intent.template,
-            params=intent.params,
+            params=cleaned(intent.params),
             urgent=intent.urgent,
             contact=contact,
             now=now,
@@ -190,6 +241,99 @@ class Delivery:
         """A retry, or the end of quiet hours: the attempt it is for, if still wanted."""
         await self._attempt(ctx.step("attempt"), due.attempt, due.notification_id)
 
+    async def summary_due(self, due: SummaryDue, ctx: Context) -> None:
+        """A slot may be free for an address with messages held: one summary of them,
+        created and sent once, whichever timer or replica grants it; else the timer again
+        when the next slot frees."""
+        now, limit, qid = ctx.now(), self.rules.limit, due.quota_id
+        quota = await self.store.quotas.load(qid)
+        if quota is not None and quota.held:
+            # the summary's id is its place in the address's sequence, not this timer's
+            summary_id = stable_id(SUMMARIES, f"{qid}#{quota.summaries}")
+            applied = await self.store.quotas.apply(
+                qid,
+                ctx.step("summary", at_once=True),
+                lambda q: domain.summarised(q, summary_id=summary_id, limit=limit, now=now),
+            )
+            quota = applied.state
+            if quota is not None and quota.held:  # no slot yet (another message took it)
+                at = limit.free_at(quota, now)
+                await ctx.schedule(
+                    summary_timer_id(qid, quota.summaries, at), SummaryDue(quota_id=qid), at=at
+                )
+                return
+        # the last summary granted, created if a crash (or another replica) left it not
+        summary = quota.last_summary if quota is not None else None
+        if quota is None or summary is None:
+            return
+        recipient = summary.recipient
+        quiet = None
+        if recipient.kind in self.rules.quiet_kinds:  # its slot is taken now, its words wait
+            quiet = domain.quiet_until(
+                now, start=self.rules.quiet_start, end=self.rules.quiet_end, zone=self.rules.zone
+            )
+        new, facts = domain.created(
+            notification_id=summary.notification_id,
+            cause=Cause(ctx.event.id, ctx.event.type),
+            recipient=MaybeRecipient(kind=recipient.kind, id=recipient.id),
+            channel=quota.channel,
+            template="held_summary",
+            params={"count": summary.held},
+            urgent=False,
+            contact=summary.contact,
+            now=now,
+            delayed_until=quiet,
+        )
+        created = await self.store.notifications.apply(
+            summary.notification_id,
+            ctx.step("summary-created"),
+            lambda s: Change(new, facts) if s is None else None,
+        )
+        if created.state is not None and created.state.attempts == 0:
+            await self._advance(ctx.step("summary-sent"), created.state)
+
+    async def _admitted(
+        self, actx: Context, state: NotificationState, contact: Contact, address: str
+    ) -> bool:
+        """Whether the address may be sent this notification now; if not, it is held
+        (stated) and the summary's timer set."""
+        channel = state.channel
+        if channel not in LIMITED or state.template == "held_summary":
+            return True
+        now, limit, nid = actx.now(), self.rules.limit, state.notification_id
+        qid = quota_id(channel, address)
+        applied = await self.store.quotas.apply(
+            qid,
+            actx.step("quota", at_once=True),
+            lambda q: domain.admitted(
+                q, notification=state, contact=contact, channel=channel, limit=limit, now=now
+            ),
+        )
+        quota = applied.state
+        if quota is None or domain.granted(quota, nid):
+            return True
+        summary_at = limit.free_at(quota, now)
+        await self.store.notifications.apply(
+            nid,
+            actx.step("held"),
+            lambda s: domain.held(s, count=quota.held, summary_at=summary_at, now=now),
+        )
+        await actx.schedule(
+            summary_timer_id(qid, quota.summaries, summary_at),
+            SummaryDue(quota_id=qid),
+            at=summary_at,
+        )
+        log.info(
+            "notification_held",
+            notification_id=nid,
+            channel=channel,
+            recipient_kind=state.recipient.kind,
+            recipient_id=state.recipient.id,
+            held=quota.held,
+            summary_at=summary_at.isoformat(),
+        )
+        return False
+
     async def _schedule(self, ctx: Context, nid: str, attempt: int, at: datetime) -> None:
         await ctx.schedule(
             timer_id(nid, attempt), DeliveryDue(notification_id=nid, attempt=attempt), at=at
@@ -206,7 +350,12 @@ class Delivery:
             return
         contact = state.contact or await self._lookup(state)
         message = self._message(state, contact)
-        result = await self._send(state, message, contact, actx.now())
+        refused = self._refused(state, contact)
+        if refused is None and attempt == 1 and contact is not None and state.channel is not None:
+            address = valid_address(state.channel, contact.address(state.channel) or "")
+            if not await self._admitted(actx, state, contact, address):
+                return
+        result = refused or await self._send(state, message, contact, actx.now())
         outcome = await self.store.notifications.apply(
             nid,
             actx.step("result"),
@@ -257,13 +406,10 @@ class Delivery:
             )
         return configured or (contact.language if contact else None) or self.rules.default_language
 
-    async def _send(
-        self,
-        state: NotificationState,
-        words: domain.Message,
-        contact: Contact | None,
-        now: datetime,
-    ) -> domain.Result:
+    def _refused(self, state: NotificationState, contact: Contact | None) -> domain.Result | None:
+        """Why this notification cannot be sent to anyone at all, if it cannot: no such
+        recipient, no phone or address, or one that is not a valid phone number or a
+        single e-mail address (a permanent failure, logged)."""
         channel = state.channel
         if channel is None:
             raise ValueError(f"{state.notification_id} has no channel")
@@ -275,6 +421,34 @@ class Delivery:
         if address is None:
             what = "phone" if channel == "sms" else "e-mail address"
             return NoContact(f"{state.recipient.kind} {state.recipient.id} has no {what}")
+        try:
+            valid_address(channel, address)
+        except ValueError as exc:
+            what = "phone number" if channel == "sms" else "e-mail address"
+            log.warning(
+                "notification_refused",
+                notification_id=state.notification_id,
+                channel=channel,
+                recipient_kind=state.recipient.kind,
+                recipient_id=state.recipient.id,
+                address=masked(address),
+                reason=f"invalid {what}",
+            )
+            return Failed(f"invalid {what}: {str(exc)[:160]}", permanent=True)
+        return None
+
+    async def _send(
+        self,
+        state: NotificationState,
+        words: domain.Message,
+        contact: Contact | None,
+        now: datetime,
+    ) -> domain.Result:
+        """Call the channel (`_refused` said it may be called)."""
+        channel = state.channel
+        if channel is None:
+            raise ValueError(f"{state.notification_id} has no channel")
+        address = valid_address(channel, (contact or Contact()).address(channel) or "")
         message = Outgoing(
             notification_id=state.notification_id,
             channel=channel,

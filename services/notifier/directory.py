@@ -1,20 +1,28 @@
-"""The directory of recipients, learned only from the other services' facts.
+"""The directory of recipients, learned only from the facts of the service that owns them.
 
 Enterprises' contacts and liaison officers from `enterprise_registered` (and officers
 again from each alert), volunteers from `volunteer_registered`, mediators from
 `mediator_registered` (and `mediator_assigned`), requesters from home-service events.
-The desks come from the settings. The notifier never reads another service's database.
+A fact from any other source (`rules.OWNERS`) changes no entry: an outreach fact naming
+a mediator's phone does not make it the mediator's. The desks come from the settings.
+The notifier never reads another service's database. Which fact is newer is decided by
+when the notifier received it (its clock), never by the fact's own `time`: a fact dated
+in the future would otherwise lock the entry against every later one.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from services.notifier import readers as r
 from services.notifier.messages import RecipientKind
-from services.notifier.rules import contact_of
+from services.notifier.rules import contact_of, speaks_for
 from services.notifier.state import Contact, DirectoryEntry
 from services.notifier.store import NotifierStore, directory_key
 from shared import Change, Context
+
+log = structlog.get_logger("station.notifier.directory")
 
 
 def learned(
@@ -25,9 +33,14 @@ def learned(
     contact: Contact,
     as_of: datetime | None,
     source: str,
+    speaker: str,
 ) -> Change[DirectoryEntry] | None:
-    """A recipient as a fact describes them; what the fact leaves out is kept, and a fact
-    older than what the entry already knows changes nothing."""
+    """A recipient as a fact of type `source` from `speaker` (its CloudEvents source)
+    describes them; what the fact leaves out is kept. A fact from a service that does not
+    own this kind of recipient, or received before what the entry already knows (`as_of`
+    is when the notifier received it), changes nothing."""
+    if not speaks_for(kind, source=speaker, event_type=source):
+        return None
     if state is not None and as_of is not None and state.as_of is not None and as_of < state.as_of:
         return None
     merged = contact.over(state.contact if state else None)
@@ -55,7 +68,19 @@ class Directory:
         """Record what a fact says about one recipient (nothing if it names no one)."""
         if not recipient_id or contact is None:
             return
+        speaker, event_type = ctx.event.source, ctx.event.type
+        if not speaks_for(kind, source=speaker, event_type=event_type):
+            log.warning(
+                "directory_refused",
+                kind=kind,
+                recipient_id=recipient_id,
+                source=speaker,
+                event_type=event_type,
+                reason=f"only its owner's facts say how to reach a {kind}",
+            )
+            return
         key = directory_key(kind, recipient_id)
+        received = ctx.now()
         await self.store.directory.apply(
             key,
             ctx.step(f"learn:{key}"),
@@ -64,8 +89,9 @@ class Directory:
                 kind=kind,
                 recipient_id=recipient_id,
                 contact=contact,
-                as_of=ctx.event.time,
-                source=ctx.event.type,
+                as_of=received,
+                source=event_type,
+                speaker=speaker,
             ),
         )
 

@@ -1,16 +1,26 @@
-"""Rules of one notification's life, and of quiet hours and retries (pure).
+"""Rules of one notification's life, of quiet hours, retries and the hourly limit (pure).
 
 A notification is created pending (or skipped, when its recipient cannot be reached on
-its channel); each attempt ends with one recorded result: sent, failed for good, retried
-later with capped exponential backoff, or skipped. No
-Kafka, MongoDB, clock or I/O: times come in as arguments.
+its channel); its first attempt on a phone or an address is let through only if that
+address has had fewer than the limit of messages within the hour, else it is held and
+counted, and one summary follows when a slot is free; each attempt ends with one
+recorded result: sent, failed for good, retried later with capped exponential backoff,
+or skipped. No Kafka, MongoDB, clock or I/O: times come in as arguments (the notifier's
+own clock, never a fact's `time`).
 """
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 
 from services.notifier import messages as m
-from services.notifier.state import Contact, NotificationState, ParamValue
+from services.notifier.state import (
+    Contact,
+    Grant,
+    NotificationState,
+    ParamValue,
+    RecipientQuota,
+    Summary,
+)
 from shared import Change, Fact
 
 
@@ -81,6 +91,104 @@ def quiet_until(now: datetime, *, start: time, end: time, zone: tzinfo) -> datet
     if spans_midnight and at >= start:
         day += timedelta(days=1)
     return datetime.combine(day, end, tzinfo=zone)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `per_window` messages to one address within any `window` (an hour)."""
+
+    per_window: int
+    window: timedelta
+
+    def recent(self, quota: RecipientQuota, now: datetime) -> list[Grant]:
+        return [g for g in quota.granted if g.at > now - self.window]
+
+    def free_at(self, quota: RecipientQuota, now: datetime) -> datetime:
+        """When the address may be sent its next message: now, or when the oldest of the
+        last `per_window` grants leaves the window."""
+        recent = self.recent(quota, now)
+        if len(recent) < self.per_window:
+            return now
+        return recent[-self.per_window].at + self.window
+
+
+def granted(quota: RecipientQuota | None, notification_id: str) -> bool:
+    return quota is not None and any(g.notification_id == notification_id for g in quota.granted)
+
+
+def admitted(
+    quota: RecipientQuota | None,
+    *,
+    notification: NotificationState,
+    contact: Contact,
+    channel: m.Channel,
+    limit: RateLimit,
+    now: datetime,
+) -> Change[RecipientQuota] | None:
+    """A notification's first attempt asks its address for a slot: granted while the
+    address has had fewer than the limit within the window and nothing is held for it;
+    else held (counted; the first held one names whom the summary is for)."""
+    if granted(quota, notification.notification_id):
+        return None
+    quota = quota or RecipientQuota(channel=channel)
+    if quota.held == 0 and len(limit.recent(quota, now)) < limit.per_window:
+        grants = [*quota.granted, Grant(notification_id=notification.notification_id, at=now)]
+        return Change(quota.model_copy(update={"granted": grants[-limit.per_window :]}))
+    update: dict[str, object] = {"held": quota.held + 1, "held_total": quota.held_total + 1}
+    if quota.held == 0:
+        update |= {"recipient": _recipient(notification), "contact": contact}
+    return Change(quota.model_copy(update=update))
+
+
+def held(
+    state: NotificationState | None, *, count: int, summary_at: datetime, now: datetime
+) -> Change[NotificationState] | None:
+    """A notification held by the hourly limit: final, stated, never attempted."""
+    if state is None or state.status != "pending" or state.attempts != 0 or state.channel is None:
+        return None
+    detail = f"{count} held for this recipient within the hour"
+    done = state.model_copy(update={"status": "held", "detail": detail, "finished_at": now})
+    fact = m.NotificationHeld(
+        notification_id=state.notification_id,
+        cause_id=state.cause_id,
+        cause_type=state.cause_type,
+        recipient=_recipient(state),
+        channel=state.channel,
+        template=state.template,
+        held=count,
+        summary_at=summary_at,
+    )
+    return Change(done, [fact])
+
+
+def summarised(
+    quota: RecipientQuota | None, *, summary_id: str, limit: RateLimit, now: datetime
+) -> Change[RecipientQuota] | None:
+    """The summary of what is held takes the next free slot (None: nothing held, or no
+    slot free yet)."""
+    if quota is None or quota.held == 0 or quota.recipient is None or quota.contact is None:
+        return None
+    if len(limit.recent(quota, now)) >= limit.per_window:
+        return None
+    summary = Summary(
+        notification_id=summary_id,
+        held=quota.held,
+        recipient=quota.recipient,
+        contact=quota.contact,
+    )
+    grants = [*quota.granted, Grant(notification_id=summary_id, at=now)]
+    return Change(
+        quota.model_copy(
+            update={
+                "granted": grants[-limit.per_window :],
+                "held": 0,
+                "summaries": quota.summaries + 1,
+                "last_summary": summary,
+                "recipient": None,
+                "contact": None,
+            }
+        )
+    )
 
 
 def _recipient(state: NotificationState) -> m.Recipient:
@@ -200,7 +308,10 @@ def recorded(
     state = state.model_copy(update=update)
     if isinstance(result, Delivered):
         done = state.model_copy(update={"status": "sent", "error": None, "finished_at": now})
-        sent = m.NotificationSent.model_validate({**_notification(done), "segments": done.segments})
+        count = done.params.get("count") if done.template == "held_summary" else 0
+        sent = m.NotificationSent.model_validate(
+            {**_notification(done), "segments": done.segments, "summarised": count or 0}
+        )
         return Change(done, [sent])
     if isinstance(result, NoContact):
         return Change(*_finish_skipped(state, "no_contact", result.detail, now))

@@ -45,7 +45,7 @@ class NotifierHandlers:
         """The mediator, about a new case."""
         await self.delivery.notify(ctx, rules.mediator_assigned(assigned))
         if assigned.mediator_phone:
-            said = Contact(name=assigned.mediator_name, phone=assigned.mediator_phone)
+            said = contact_of(r.Person(name=assigned.mediator_name, phone=assigned.mediator_phone))
             await self.directory.learn(ctx, "mediator", assigned.mediator_id, said)
 
     async def session_overdue(self, overdue: r.SessionOverdue, ctx: Context) -> None:

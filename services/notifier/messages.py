@@ -30,6 +30,8 @@ Template = Literal[
     "visit_assigned",
     "coverage_gap",
     "home_service_scheduled",
+    # one message in place of those held back by the per-recipient hourly limit
+    "held_summary",
 ]
 SkipReason = Literal["missing_recipient_id", "no_contact", "unknown_recipient"]
 
@@ -50,7 +52,9 @@ class MaybeRecipient(_Part):
     id: str | None
 
 
-class _Notification(_Part):
+class _About(_Part):
+    """What every fact about one notification to a known recipient on a channel says."""
+
     notification_id: str
     # the CloudEvents id and type of the fact that caused it
     cause_id: str
@@ -58,6 +62,9 @@ class _Notification(_Part):
     recipient: Recipient
     channel: Channel
     template: Template
+
+
+class _Notification(_About):
     language: Language
 
 
@@ -71,6 +78,8 @@ class NotificationSent(
 
     attempts: int
     segments: int
+    # a `held_summary`: how many held notifications it stands for
+    summarised: int = 0
 
 
 class NotificationFailed(
@@ -99,17 +108,24 @@ class NotificationSkipped(Fact, type="notifier.notification_skipped", subject="n
     detail: str
 
 
-class NotificationDelayed(Fact, type="notifier.notification_delayed", subject="notification_id"):
+class NotificationDelayed(
+    _About, Fact, type="notifier.notification_delayed", subject="notification_id"
+):
     """A non-urgent message to a volunteer or an enterprise held back by quiet hours
     until `until` (an addition to the contract); `notification_sent` follows."""
 
-    notification_id: str
-    cause_id: str
-    cause_type: str
-    recipient: Recipient
-    channel: Channel
-    template: Template
     until: datetime
+
+
+class NotificationHeld(_About, Fact, type="notifier.notification_held", subject="notification_id"):
+    """Not sent on its own: its recipient was already sent the configured number of
+    messages within the hour (an addition to the contract). It is stored and counted, and
+    one `held_summary` notification, due at `summary_at`, tells the recipient how many
+    were held (its `notification_sent` has `summarised`)."""
+
+    # messages held for this recipient since their last summary, this one included
+    held: int
+    summary_at: datetime
 
 
 # -- timers -----------------------------------------------------------------------------
@@ -120,3 +136,9 @@ class DeliveryDue(Timer, type="notifier.delivery_due", subject="notification_id"
 
     notification_id: str
     attempt: int
+
+
+class SummaryDue(Timer, type="notifier.summary_due", subject="quota_id"):
+    """Time to tell a recipient how many messages were held for them, if a slot is free."""
+
+    quota_id: str

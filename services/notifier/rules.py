@@ -6,17 +6,67 @@ without a volunteer; volunteers about their visits; families about home-service
 appointments.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
+
+from pydantic import TypeAdapter, ValidationError
 
 from services.notifier import readers as r
 from services.notifier.messages import RecipientKind, Template
 from services.notifier.state import Contact, ParamValue
+from services.notifier.templates import clean_name
+from shared import EmailAddress, PhoneNumber
+
+# a contact's name as kept in the directory (an SMS caps it again, shorter)
+CONTACT_NAME_CAP: Final = 32
+# an invalid phone or address is kept this long, for the failure that names it
+INVALID_KEPT: Final = 254
+_PHONE: Final = TypeAdapter(PhoneNumber)
+_EMAIL: Final = TypeAdapter(EmailAddress)
+
+
+def _checked(adapter: TypeAdapter[str], value: str) -> str:
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ValueError(reason) from None
+
+
+def normalise_phone(value: str) -> str:
+    """A Chinese mobile or landline number, normalised (the kit's `PhoneNumber`);
+    ValueError for anything else."""
+    return _checked(_PHONE, value)
+
+
+def normalise_email(value: str) -> str:
+    """One e-mail address, normalised (the kit's `EmailAddress`); ValueError for anything
+    else: a second recipient after a comma, a display name, a line break."""
+    return _checked(_EMAIL, value)
+
 
 BRIGADE: Final = "hazchem_brigade"
 DUTY_DESK: Final = "duty_desk"
 Desks = Mapping[str, Contact]
+# the service whose facts may say how to reach each kind of recipient: a number another
+# service names for them is never used (desks come from the settings alone)
+OWNERS: Final[Mapping[RecipientKind, str]] = {
+    "officer": "enterprise",
+    "enterprise": "enterprise",
+    "volunteer": "outreach",
+    "requester": "outreach",
+    "mediator": "mediation",
+}
+
+
+def speaks_for(kind: RecipientKind, *, source: str, event_type: str) -> bool:
+    """Whether a fact (its CloudEvents source and type) comes from the service that owns
+    this kind of recipient's contact details."""
+    owner = OWNERS.get(kind)
+    return (
+        owner is not None and source == f"/services/{owner}" and event_type.startswith(f"{owner}.")
+    )
 
 
 @dataclass(frozen=True)
@@ -48,16 +98,26 @@ class Reachable(Protocol):
 
 
 def contact_of(person: Reachable | None) -> Contact | None:
-    """A person inside a fact as a contact (None if the fact says nothing of them); a
-    language other than `zh` or `en` is ignored."""
+    """A person inside a fact as a contact (None if the fact says nothing of them): the
+    phone and e-mail address normalised when valid, else kept (capped) so that sending
+    to them fails for good with the reason; a language other than `zh` or `en` ignored."""
     if person is None:
         return None
     return Contact(
-        name=person.name,
-        phone=person.phone,
-        email=person.email,
+        name=clean_name(person.name, CONTACT_NAME_CAP) if person.name else None,
+        phone=_normalised(person.phone, normalise_phone),
+        email=_normalised(person.email, normalise_email),
         language="zh" if person.language == "zh" else "en" if person.language == "en" else None,
     )
+
+
+def _normalised(value: str | None, normalise: Callable[[str], str]) -> str | None:
+    if not value:
+        return None
+    try:
+        return normalise(value[: INVALID_KEPT + 1])
+    except ValueError:
+        return value[: INVALID_KEPT + 1]
 
 
 def _desk(desks: Desks, desk: str, template: Template, **params: ParamValue) -> Intent:
@@ -135,7 +195,7 @@ def redistribution_escalated(escalated: r.RedistributionEscalated, desks: Desks)
 
 def mediator_assigned(assigned: r.MediatorAssigned) -> list[Intent]:
     """A new case: its mediator."""
-    said = Contact(name=assigned.mediator_name, phone=assigned.mediator_phone)
+    said = contact_of(r.Person(name=assigned.mediator_name, phone=assigned.mediator_phone))
     return [
         Intent(
             "mediator_id",
@@ -209,7 +269,8 @@ def coverage_gap(gap: r.CoverageGapDetected, desks: Desks) -> list[Intent]:
 
 
 def home_service_scheduled(scheduled: r.HomeServiceScheduled) -> list[Intent]:
-    """An appointment: the family member who asked (the request is their id)."""
+    """An appointment: the family member who asked (the request is their id). The
+    address they gave is not repeated to them: it is free text from a command."""
     requester = scheduled.requested_by
     return [
         Intent(
@@ -221,7 +282,7 @@ def home_service_scheduled(scheduled: r.HomeServiceScheduled) -> list[Intent]:
                 "requester_name": requester.name if requester and requester.name else "",
                 "service": scheduled.service,
                 "appointment_date": scheduled.appointment_date,
-                "address": scheduled.address or "-",
+                "request_ref": scheduled.request_id,
             },
             contact=contact_of(requester) or Contact(),
         )

@@ -1,4 +1,5 @@
-"""What the notifier stores: its directory of recipients and one document per notification."""
+"""What the notifier stores: its directory of recipients, one document per notification,
+and one per recipient's address counting what it was sent within the hour."""
 
 from datetime import datetime
 from typing import Literal
@@ -9,6 +10,7 @@ from services.notifier.messages import (
     Channel,
     Language,
     MaybeRecipient,
+    Recipient,
     RecipientKind,
     SkipReason,
     Template,
@@ -16,8 +18,8 @@ from services.notifier.messages import (
 from shared import State
 
 ParamValue = str | int | float | list[str]
-Status = Literal["pending", "sent", "failed", "skipped"]
-FINAL: frozenset[Status] = frozenset({"sent", "failed", "skipped"})
+Status = Literal["pending", "sent", "failed", "skipped", "held"]
+FINAL: frozenset[Status] = frozenset({"sent", "failed", "skipped", "held"})
 
 
 class Contact(State):
@@ -54,7 +56,8 @@ class DirectoryEntry(State):
     kind: RecipientKind
     id: str
     contact: Contact
-    # the time of the newest fact that said so: an older fact read later changes nothing
+    # when the notifier received the newest fact that said so (its own clock, never the
+    # fact's `time`): a fact received earlier but handled later changes nothing
     as_of: datetime | None = None
     learned_from: str
 
@@ -87,3 +90,38 @@ class NotificationState(State):
     detail: str | None = None
     created_at: datetime
     finished_at: datetime | None = None
+
+
+class Grant(State):
+    """One message let through to an address, when (the notifier's clock)."""
+
+    notification_id: str
+    at: datetime
+
+
+class Summary(State):
+    """The summary of held messages last let through, and whom it is for."""
+
+    notification_id: str
+    held: int
+    recipient: Recipient
+    contact: Contact
+
+
+class RecipientQuota(State):
+    """What one address (a phone on `sms`, an address on `email`) was sent within the
+    hour. Its id is a digest of the channel and address (the number itself is not a key
+    anyone reads); the contact is kept only while messages are held for it."""
+
+    channel: Channel
+    # the most recent grants, oldest first, at most the hourly limit of them
+    granted: list[Grant] = Field(default_factory=list)
+    # held since the last summary; while any are, every new message is held too, so the
+    # summary takes the next free slot
+    held: int = 0
+    held_total: int = 0
+    summaries: int = 0
+    last_summary: Summary | None = None
+    # whom the summary goes to: the first held message's recipient and contact
+    recipient: Recipient | None = None
+    contact: Contact | None = None

@@ -1,4 +1,5 @@
-"""The notifier's collections: the directory and the notifications, and its /stats figures.
+"""The notifier's collections: the directory, the notifications, the hourly quotas of
+each address, and its /stats figures.
 
 The unique key of a notification is its `_id`: the notification id, a uuid5 of the
 cause's CloudEvents identity (source and id), the recipient and the channel. MongoDB's
@@ -6,12 +7,13 @@ cause's CloudEvents identity (source and id), the recipient and the channel. Mon
 impossible, however many replicas or redeliveries race to create it.
 """
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from services.notifier.state import DirectoryEntry, NotificationState
+from services.notifier.state import DirectoryEntry, NotificationState, RecipientQuota
 from shared import AggregateStore, Runtime
 
 STATS_FIELDS = {
@@ -28,16 +30,25 @@ def directory_key(kind: str, recipient_id: str) -> str:
     return f"{kind}:{recipient_id}"
 
 
+def quota_id(channel: str, address: str) -> str:
+    """The quota document of one address: a digest, so the collection's keys are no list
+    of phone numbers (the address is normalised before, so spellings share one quota)."""
+    digest = hashlib.sha256(f"{channel}\x1f{address}".encode()).hexdigest()[:32]
+    return f"{channel}:{digest}"
+
+
 @dataclass(frozen=True)
 class NotifierStore:
     directory: AggregateStore[DirectoryEntry]
     notifications: AggregateStore[NotificationState]
+    quotas: AggregateStore[RecipientQuota]
 
     @classmethod
     def on(cls, runtime: Runtime[Any]) -> "NotifierStore":
         return cls(
             runtime.store("directory", DirectoryEntry),
             runtime.store("notifications", NotificationState),
+            runtime.store("quotas", RecipientQuota),
         )
 
     async def recipients(self, keys: Iterable[str]) -> dict[str, DirectoryEntry]:
@@ -52,7 +63,8 @@ class NotifierStore:
         return found
 
     async def stats(self) -> dict[str, Any]:
-        """Sent, failed, skipped, retried and delayed notifications, by channel and template."""
+        """Sent, failed, skipped, held, retried and delayed notifications, by channel and
+        template."""
         totals: Counter[str] = Counter()
         by_channel: defaultdict[str, Counter[str]] = defaultdict(Counter)
         by_template: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -69,9 +81,9 @@ class NotifierStore:
             by_channel[state.get("channel") or "none"].update(figures)
             by_template[state["template"]].update(figures)
         kinds = Counter(e.kind for e in await self.directory.find({}))
-        counted = ("sent", "failed", "skipped", "retried", "delayed", "pending")
+        counted = ("sent", "failed", "skipped", "held", "retried", "delayed", "pending")
         return {
-            "notifications": sum(totals[s] for s in ("pending", *counted[:3])),
+            "notifications": sum(totals[s] for s in ("pending", *counted[:4])),
             **{name: totals[name] for name in counted},
             "by_channel": {k: _figures(v, counted) for k, v in sorted(by_channel.items())},
             "by_template": {k: _figures(v, counted) for k, v in sorted(by_template.items())},

@@ -68,6 +68,11 @@ class Notifier:
     def id(self, name: str) -> str:
         return f"{name}-{self.suffix}"
 
+    def label(self, name: str) -> str:
+        """A name of this test as an SMS may carry it whole: the suffix's digits written
+        as letters (a name keeps at most four digits)."""
+        return name + self.suffix.translate(str.maketrans("0123456789", "ghijklmnop"))
+
     async def publish(self, *events: CloudEvent) -> None:
         """Facts on their producers' topics, in order per topic."""
         for topic in READS:
@@ -170,7 +175,7 @@ class Notifier:
             {
                 "alert_id": self.id(f"alert-{uuid.uuid4().hex[:6]}"),
                 "enterprise_id": eid,
-                "enterprise_name": f"{eid}合成革",
+                "enterprise_name": f"{self.label(name)}合成革",
                 "cas": "78-93-3",
                 "chemical_name": "丁酮",
                 "chemical_name_en": "butanone",
@@ -203,7 +208,8 @@ async def notifier(
         await serve_smtp(mail, "127.0.0.1", smtp_port),
     ]
     brigade_phone, desk_phone = phone(), phone()
-    brigade_email, desk_email = f"brigade-{suffix}@station.local", f"desk-{suffix}@station.local"
+    brigade_email = f"brigade-{suffix}@station.internal"
+    desk_email = f"desk-{suffix}@station.internal"
     env = {
         **infra.env(),
         "NOTIFIER_CONSUMER_GROUP": group,

@@ -145,16 +145,22 @@ async def test_each_fact_the_contract_lists_reaches_its_recipients_in_chinese(
     [to_mediator] = await n.sms_to(mediator)
     [to_family] = await n.sms_to(family)
     # the desks also hear of other tests' facts: these name this test's ids
-    brigade = await n.sms_to(n.brigade_phone, count=2, about=n.id("leather"))
+    brigade = [
+        *await n.sms_to(n.brigade_phone, about=n.label("leather")),
+        *await n.sms_to(n.brigade_phone, about=n.id("leather")),
+    ]
     desk = [
         *await n.sms_to(n.desk_phone, count=2, about=case),
         *await n.sms_to(n.desk_phone, about=campaign),
     ]
-    brigade_mail = await n.mail_to(n.brigade_email, count=2, about=n.id("leather"))
+    brigade_mail = [
+        *await n.mail_to(n.brigade_email, about=n.label("leather")),
+        *await n.mail_to(n.brigade_email, about=n.id("leather")),
+    ]
     desk_mail = await n.mail_to(n.desk_email, count=2, about=case)
 
     assert to_officer["text"] == (
-        f"【县公安局】{n.id('leather')}合成革丁酮库存30吨，许可20吨，超出10吨，请尽快核查处置。"
+        f"【县公安局】{n.label('leather')}合成革丁酮库存30吨，许可20吨，超出10吨，请尽快核查处置。"
     )
     assert "调剂CAS 78-93-3，数量6吨" in to_chem_a["text"]
     assert "走访block-07住户hh-0712，宣传防电信诈骗" in to_volunteer["text"]

@@ -1,9 +1,11 @@
 """`python -m infra.dev_sinks` as a process: the development SMS gateway and mail sink
 take what the notifier's real channels send, log each message as one JSON line, honour
-the idempotency key, and refuse on purpose when told to (no Kafka needed)."""
+the idempotency key, list messages masked, refuse a body past its limit, and refuse on
+purpose when told to, only with the tests' flag set (no Kafka needed)."""
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from typing import Any
@@ -46,6 +48,7 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
         "t0k",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "DEV_SINKS_FAULTS": "1"},
     )
     lines: list[dict[str, Any]] = []
 
@@ -64,7 +67,7 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
         url = f"http://127.0.0.1:{sms_port}"
         gateway = SmsGateway(f"{url}/sms", "t0k", timeout_s=5)
         wrong_token = SmsGateway(f"{url}/sms", "nope", timeout_s=5)
-        mail = SmtpMail("127.0.0.1", smtp_port, "notifier@station.local", "", "", False, False, 5)
+        mail = SmtpMail("127.0.0.1", smtp_port, "notifier@station.test", "", "", False, False, 5)
         first, again = _message("n-1", "13812345678"), _message("n-1", "13812345678")
 
         assert await gateway.send(first) == Delivered()
@@ -77,7 +80,12 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
             refused = await gateway.send(_message("n-2", "13800000002"))
             taken = await gateway.send(_message("n-2", "13800000002"))
             listed = (await http.get(f"{url}/messages")).json()["messages"]
-        email = _message("n-3", "brigade@station.local")
+            too_big = await http.post(
+                f"{url}/sms",
+                content=b"{" + b" " * (64 * 1024) + b"}",
+                headers={"Authorization": "Bearer t0k"},
+            )
+        email = _message("n-3", "brigade@station.internal")
         assert await mail.send(email) == Delivered()
         assert await mail.send(email) == Delivered()
 
@@ -86,9 +94,10 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
         ), "a 5xx is retried, not permanent"
         assert taken == Delivered()
         assert [(m["key"], m["to"]) for m in listed] == [
-            ("n-1", "13812345678"),
-            ("n-2", "13800000002"),
-        ]
+            ("n-1", "138****5678"),
+            ("n-2", "138****0002"),
+        ], "listed masked"
+        assert too_big.status_code == 413
         await eventually(
             lambda: _true(sum(line["event"] == "mail_received" for line in lines) == 2),
             timeout_s=10,
@@ -110,8 +119,8 @@ async def test_the_dev_sinks_log_each_message_once_per_key_and_stop_cleanly() ->
     assert {line["event"] for line in lines} >= {"sms_unauthorized", "sms_refused"}
     mails = [line for line in lines if line["event"] == "mail_received"]
     assert [(m["to"], m["subject"], m["duplicate"]) for m in mails] == [
-        (["brigade@station.local"], "超量预警", False),
-        (["brigade@station.local"], "超量预警", True),
+        (["b***@station.internal"], "超量预警", False),
+        (["b***@station.internal"], "超量预警", True),
     ]
     assert mails[0]["message_id"] == "<n-3@notifier.station>"
     assert "请尽快核查处置" in mails[0]["text"]

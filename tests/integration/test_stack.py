@@ -99,6 +99,7 @@ async def test_stack_restarts_a_killed_service_and_ctrl_c_stops_everything(
         "STATION_KAFKA_CONTROLLER_PORT": str(controller_port),
         "STATION_MONGO_PORT": str(free_low_port({kafka_port, controller_port})),
         **{f"{name.upper()}_HTTP_PORT": str(free_port()) for name in SERVICES},
+        "STATION_PROFILE": "dev",  # the development sinks too
         "STATION_SMS_PORT": str(free_port()),
         "STATION_SMTP_PORT": str(free_port()),
     }

@@ -153,17 +153,17 @@ def test_compose_config_is_valid_and_refuses_missing_secrets(tmp_path: Path) -> 
     assert "MONGO_ROOT_PASSWORD" in missing.stderr
 
 
-def test_the_notifier_reaches_the_development_sinks_unless_told_otherwise(
+def test_the_notifier_reaches_the_development_sinks_only_when_told_to(
     compose: dict[str, Any],
 ) -> None:
     environment = compose["services"]["notifier"]["environment"]
+    sinks = compose["services"]["dev-sinks"]
 
-    assert (
-        environment["NOTIFIER_SMS_GATEWAY_URL"]
-        == "${NOTIFIER_SMS_GATEWAY_URL:-http://dev-sinks:8110/sms}"
-    )
-    assert environment["NOTIFIER_SMTP_HOST"] == "${NOTIFIER_SMTP_HOST:-dev-sinks}"
-    assert "8110:8110" in compose["services"]["dev-sinks"]["ports"]
+    assert environment["NOTIFIER_SMS_GATEWAY_URL"] == "${NOTIFIER_SMS_GATEWAY_URL:-}"
+    assert environment["NOTIFIER_SMTP_HOST"] == "${NOTIFIER_SMTP_HOST:-}"
+    assert sinks["profiles"] == ["dev"], "only with `docker compose --profile dev up`"
+    assert sinks["ports"] == ["127.0.0.1:8110:8110", "127.0.0.1:8025:8025"]
+    assert "DEV_SINKS_FAULTS" not in (sinks.get("environment") or {})
 
 
 def test_the_kafka_web_ui_is_optional_pinned_read_only_and_local(compose: dict[str, Any]) -> None:
@@ -176,5 +176,5 @@ def test_the_kafka_web_ui_is_optional_pinned_read_only_and_local(compose: dict[s
     assert env["KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS"] == "kafka:9092"
     assert env["KAFKA_CLUSTERS_0_READONLY"] == "true", "operators look; commands go through the CLI"
     assert ui["ports"] == ["127.0.0.1:8080:8080"], "not published beyond this machine"
-    others = (s for name, s in compose["services"].items() if name != "kafka-ui")
+    others = (s for name, s in compose["services"].items() if name not in ("kafka-ui", "dev-sinks"))
     assert all("profiles" not in s for s in others), "the stack itself needs no profile"

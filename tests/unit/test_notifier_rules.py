@@ -46,7 +46,7 @@ async def test_an_alert_tells_the_liaison_officer_and_the_brigade_in_chinese() -
 
     [to_officer] = channels.sms.to(OFFICER_PHONE)
     [to_brigade] = channels.sms.to(BRIGADE_PHONE)
-    [mail] = channels.email.to("hazchem-brigade@station.local")
+    [mail] = channels.email.to("hazchem-brigade@station.internal")
     assert to_officer.text == (
         "【县公安局】丽水合成革有限公司丁酮库存30吨，许可20吨，超出10吨，请尽快核查处置。"
     )
@@ -170,7 +170,7 @@ async def test_the_desks_are_reached_on_every_configured_channel() -> None:
     )
 
     assert len(channels.sms.to(DESK_PHONE)) == 1
-    assert len(channels.email.to("duty-desk@station.local")) == 1
+    assert len(channels.email.to("duty-desk@station.internal")) == 1
     assert [m.name for m in channels.log.sent] == ["派出所值班台"]
 
 

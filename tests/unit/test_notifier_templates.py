@@ -1,4 +1,5 @@
-"""Pure parts of the notifier: texts and SMS segments, quiet hours, backoff, settings."""
+"""Pure parts of the notifier: texts and SMS segments, what a field may carry into a
+text the police sign, quiet hours, backoff, settings."""
 
 # the messages are Chinese, written with full-width commas and brackets
 # ruff: noqa: RUF001
@@ -11,8 +12,17 @@ import pytest
 
 from services.notifier.domain import RetryPolicy, quiet_until
 from services.notifier.messages import Template
-from services.notifier.settings import NotifierSettings
-from services.notifier.templates import TEXTS, quantity, render, short_ref, sms_segments
+from services.notifier.settings import SIGNATURE_MAX, NotifierSettings
+from services.notifier.templates import (
+    MAX_SEGMENTS,
+    TEXTS,
+    WORDS,
+    clean,
+    quantity,
+    render,
+    short_ref,
+    sms_segments,
+)
 from shared._kit.settings import SettingsError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -67,8 +77,9 @@ SEED: dict[str, dict[str, str | float | list[str]]] = {
         "requester_name": "陈先生",
         "service": "id_card_replacement",
         "appointment_date": "2026-06-05",
-        "address": "水阁街道三岩寺路12号",
+        "request_ref": "req-2026-0601",
     },
+    "held_summary": {"count": 4},
 }
 
 
@@ -118,7 +129,114 @@ def test_values_are_written_as_people_read_them() -> None:
     assert short_ref("6f0e2a4c-93b1-5d3e-8c57-2b1f0d5a9e11") == "6f0e2a4c"
     assert short_ref("ent-leather-01") == "ent-leather-01"
     _title, text = render("case_escalated", {"case_ref": "c-1", "reason": "new_code"}, "zh")
-    assert "因new_code升级，移交未知" in text
+    assert "因未知升级，移交未知" in text, "a code the catalogue lacks is not written as it came"
+
+
+def _longest(name: str, language: str) -> str | float | list[str]:
+    """The longest value a parameter could be given: Chinese text of 400,000 characters
+    for a name, a long id, huge numbers, a hundred of the longest codes."""
+    index = 0 if language == "zh" else 1
+    longest_code = max(WORDS, key=lambda code: len(WORDS[code][index]))
+    by_name: dict[str, str | float | list[str]] = {
+        "households": 10**40,
+        "count": 10**40,
+        "topics": [longest_code] * 100,
+        "reason": longest_code,
+        "referred_to": longest_code,
+        "service": longest_code,
+    }
+    if name in by_name:
+        return by_name[name]
+    if name.endswith("_kg"):
+        return 1e300
+    if name.endswith("_date"):
+        return "2026-06-05T09:30:00+08:00" * 1000
+    if name.endswith("_ref") or name == "block":
+        return "R" * 400_000
+    return "警" * 400_000
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+@pytest.mark.parametrize("template", sorted(SEED))
+def test_every_template_at_its_longest_fields_fits_three_segments(
+    template: Template, language: str
+) -> None:
+    params = {name: _longest(name, language) for name in SEED[template]}
+
+    _title, text = render(template, params, "zh" if language == "zh" else "en")
+
+    assert sms_segments(text) <= MAX_SEGMENTS
+    words = TEXTS[template][0 if language == "zh" else 1].split("{")[0]
+    assert words in text, "the template's own words are never cut"
+
+
+def test_a_400000_character_address_as_a_name_is_one_short_sms_not_5971_segments() -> None:
+    address = "丽水市莲都区" + "水阁街道三岩寺路12号" * 40_000
+
+    _title, text = render(
+        "home_service_scheduled",
+        {"requester_name": address, "service": "id_card_renewal", "request_ref": "r-1"},
+        "zh",
+    )
+
+    assert sms_segments(text) == 1
+    assert text.endswith("届时民警将到登记地址。")
+    assert "…" in text, "the cut is marked"
+
+
+@pytest.mark.parametrize("template", sorted(SEED))
+def test_the_texts_fit_three_segments_with_the_longest_signature_allowed(
+    template: Template,
+) -> None:
+    params = {name: _longest(name, "en") for name in SEED[template]}
+
+    _title, text = render(template, params, "en", signature_en="警" * SIGNATURE_MAX)
+
+    assert sms_segments(text) <= MAX_SEGMENTS
+    assert TEXTS[template][1].split("{")[0] in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("王芳 https://evil.cn/pay", "王芳 httpsevilcnpay"),
+        ("王芳www.evil.cn", "王芳wwwevilcn"),
+        ("王芳 ｗｗｗ．ｅｖｉｌ．ｃｎ", "王芳 wwwevilcn"),
+        ("王芳 请拨 138-1234-5678", "王芳 请拨"),
+        ("王芳１３８１２３４５６７８", "王芳"),
+        ("王芳\x1b[31m\u202e红", "王芳31m红"),
+        ("王\n芳\t", "王 芳"),
+        ("【县公安局】退款", "县公安局退款"),
+        ("第3化工厂", "第3化工厂"),
+        ("Anne-Marie O'Neil", "Anne-Marie O'Neil"),
+    ],
+)
+def test_a_name_carries_no_link_phone_number_signature_or_control_character(
+    raw: str, shown: str
+) -> None:
+    assert clean("volunteer_name", raw) == shown
+
+
+def test_ids_dates_and_codes_are_what_they_claim_or_nothing() -> None:
+    assert clean("household_ref", "hh-0712") == "hh-0712"
+    assert clean("household_ref", "hh-07 12 <a href=x>") == "hh-0712ahrefx"
+    assert clean("request_ref", "138-1234-5678") == "-", "a phone number is no reference"
+    assert clean("case_ref", "case-2026-0042") == "case-2026-0042"
+    assert clean("block", "B" * 1000) == "B" * 23 + "…"
+    assert clean("due_date", "2026-06-05T09:00:00+08:00") == "2026-06-05"
+    assert clean("due_date", "call 13812345678") == ""
+    assert clean("reason", "declined") == "declined"
+    assert clean("reason", "Call 13812345678 now") == ""
+    assert clean("topics", ["fire_safety", "x y", *["fake_loan"] * 50]) == [
+        "fire_safety",
+        "",
+        "fake_loan",
+        "fake_loan",
+    ]
+    assert clean("chemical_zh", "CAS 78-93-3") == "CAS 78-93-3"
+    assert clean("surplus_kg", float("1e300")) == 1e300
+    _title, text = render("transfer_proposed", {"quantity_kg": 1e300, "transfer_ref": "t"}, "zh")
+    assert "1e+297吨" in text
 
 
 @pytest.mark.parametrize(
@@ -156,11 +274,18 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert [policy.backoff(n).total_seconds() for n in range(1, 7)] == [30, 60, 120, 180, 180, 180]
 
 
-def test_settings_read_lists_and_refuse_an_unknown_time_zone(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The environment with the settings every service requires, to set the rest on."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     monkeypatch.setenv("MONGODB_URL", "mongodb://127.0.0.1/")
+    return monkeypatch
+
+
+def test_settings_read_lists_and_refuse_an_unknown_time_zone(
+    servers: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch = servers
     monkeypatch.setenv("NOTIFIER_CHANNELS", "sms, log")
     monkeypatch.setenv("NOTIFIER_QUIET_KINDS", '["volunteer"]')
     monkeypatch.setenv("NOTIFIER_LANGUAGES", '{"officer:o-1": "en"}')
@@ -172,11 +297,27 @@ def test_settings_read_lists_and_refuse_an_unknown_time_zone(
     assert settings.quiet_kinds == ["volunteer"]
     assert settings.languages == {"officer:o-1": "en"}
     assert settings.quiet_hours_start == time(21, 30)
-    assert settings.desks()["hazchem_brigade"].email == "hazchem-brigade@station.local"
+    assert settings.desks()["hazchem_brigade"].email == "hazchem-brigade@station.internal"
     monkeypatch.setenv("NOTIFIER_TIMEZONE", "Mars/Olympus")
     with pytest.raises(SettingsError, match="NOTIFIER_TIMEZONE"):
         NotifierSettings.load()
     monkeypatch.setenv("NOTIFIER_TIMEZONE", "Asia/Shanghai")
     monkeypatch.setenv("NOTIFIER_CHANNELS", "sms,fax")
     with pytest.raises(SettingsError, match="NOTIFIER_CHANNELS"):
+        NotifierSettings.load()
+
+
+def test_the_desks_phones_and_addresses_are_normalised_or_refused_at_start(
+    servers: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch = servers
+    monkeypatch.setenv("NOTIFIER_BRIGADE_PHONE", "+86 (0578) 1234-5678")
+
+    assert NotifierSettings.load().desks()["hazchem_brigade"].phone == "0578-12345678"
+    monkeypatch.setenv("NOTIFIER_DUTY_DESK_EMAIL", "desk@station.internal, boss@evil.example")
+    with pytest.raises(SettingsError, match="NOTIFIER_DUTY_DESK_EMAIL"):
+        NotifierSettings.load()
+    monkeypatch.delenv("NOTIFIER_DUTY_DESK_EMAIL")
+    monkeypatch.setenv("NOTIFIER_BRIGADE_PHONE", "110")
+    with pytest.raises(SettingsError, match="NOTIFIER_BRIGADE_PHONE"):
         NotifierSettings.load()
