@@ -23,7 +23,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from infra import postgresql
+from infra.acls import contract_acls, ensure_acls
 from infra.artifacts import cache_dir, ensure_artifacts
+from infra.credentials import ADMIN, OPERATORS, Credentials, ensure_credentials, read_credentials
 from infra.kafka import ensure_topics, round_trip
 from infra.places import (
     BACKENDS,
@@ -43,13 +45,15 @@ from infra.servers import (
     format_kafka,
     kafka_argv,
     kafka_config,
+    kafka_formatted,
     mongo_ping,
     pid_alive,
     port_free,
     stop_group,
     wait_until,
 )
-from infra.topics import contract_topics
+from infra.topics import ensure_contract_topics
+from shared._kit.kafka_client import PROPERTIES_VARIABLE, KafkaIdentity
 
 _cluster_id = cluster_id  # the name tests/unit/test_plumbing.py knows
 
@@ -87,14 +91,37 @@ def _log_tail(name: str) -> str:
     return "\n".join(lines)
 
 
-async def _kafka_ready(bootstrap: str) -> None:
-    await ensure_topics(bootstrap, contract_topics())
-    await ensure_topics(bootstrap, [HEALTHCHECK_TOPIC], partitions=1)
-    await round_trip(bootstrap, HEALTHCHECK_TOPIC, timeout_s=20)
+def credentials() -> Credentials | None:
+    """The Kafka users of the servers running from the run folder (None: no auth)."""
+    found = current()
+    if found is None or found.data is None:
+        return None
+    return read_credentials(found.data)
+
+
+def client_env(ep: Endpoints) -> dict[str, str]:
+    """What a shell needs to reach the local servers: their addresses and, with
+    authentication on, the operators' client properties (`station` and the tests' harness
+    take the admin's from the data folder themselves)."""
+    env = ep.env()
+    if (users := credentials()) is not None:
+        env[PROPERTIES_VARIABLE] = str(users.properties(OPERATORS))
+    return env
+
+
+async def _kafka_ready(bootstrap: str, admin: KafkaIdentity | None) -> None:
+    if admin is not None:
+        await ensure_acls(bootstrap, contract_acls(), admin)
+    await ensure_contract_topics(bootstrap, identity=admin)
+    await ensure_topics(bootstrap, [HEALTHCHECK_TOPIC], partitions=1, identity=admin)
+    await round_trip(bootstrap, HEALTHCHECK_TOPIC, timeout_s=20, identity=admin)
 
 
 async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: float) -> None:
-    """Both answer for real: a Mongo ping, topics created and a Kafka round trip."""
+    """Both answer for real: a Mongo ping, ACLs and topics (with their retention) in place,
+    and a Kafka round trip, signed in as the admin user when authentication is on."""
+    users = credentials()
+    admin = users.identity(ADMIN) if users is not None else None
     deadline = time.monotonic() + timeout_s
     # each refused connection while the broker boots is "not ready yet", not an error
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -105,7 +132,7 @@ async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: 
         wait_until(
             "kafka",
             kafka_pid,
-            lambda: _kafka_ready(ep.kafka_bootstrap_servers),
+            lambda: _kafka_ready(ep.kafka_bootstrap_servers, admin),
             deadline,
             _log_tail,
         ),
@@ -163,9 +190,16 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
     }
     (run_dir() / "state.json").write_text(json.dumps(state))
     conf = run_dir() / "kafka"
-    server, log4j = kafka_config(conf, data / "kafka", ep.kafka_port, ep.controller_port)
+    had_users = read_credentials(data) is not None
+    users = ensure_credentials(data)
+    if kafka_formatted(data / "kafka") and not had_users:
+        raise InfraError(
+            f"{data} holds a Kafka log formatted before authentication was on, without "
+            "its users; `scripts/infra reset` deletes it (and its data) to start afresh"
+        )
+    server, log4j = kafka_config(conf, data / "kafka", ep.kafka_port, ep.controller_port, users)
     formatting = asyncio.create_task(
-        asyncio.to_thread(format_kafka, art.kafka_libs, server, log4j, data / "kafka")
+        asyncio.to_thread(format_kafka, art.kafka_libs, server, log4j, data / "kafka", users)
     )
     pids: dict[str, int | None] = {}
     pg_url = None
@@ -225,7 +259,7 @@ async def up(ep: Endpoints, *, persistent: bool = False, backend: str | None = N
         timeout_s=READY_TIMEOUT_S,
     )
     (run_dir() / "env").write_text(
-        "".join(f"export {key}={value}\n" for key, value in ep.env().items())
+        "".join(f"export {key}={value}\n" for key, value in client_env(ep).items())
     )
     return time.monotonic() - started
 
