@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cli.options import kafka_options
 from shared._kit.envelope import CloudEvent, NotACloudEventError
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
@@ -79,7 +80,7 @@ def parse(topic: str, partition: int, offset: int, timestamp_ms: int, value: byt
 
 def _consumer(bootstrap: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
