@@ -2,7 +2,7 @@
 the ACLs of infra/acls.py decide what each user may do. Against the local broker with its
 users; the topics' retention against any broker."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from aiokafka.errors import (
 )
 
 from infra.credentials import ADMIN, Credentials
-from infra.kafka import describe_topic_configs
+from infra.kafka import describe_topic_configs, set_topic_configs
 from infra.topics import DAY_MS, contract_topics
 from shared._kit.kafka_client import KafkaIdentity, client_options, refused_credentials
 from tests.processes import ServiceProcess
@@ -151,3 +151,17 @@ async def test_every_contract_topic_has_its_retention(infra: Infra) -> None:
         for topic in contract_topics()
     }
     assert retention == expected
+
+
+async def test_an_existing_topic_is_given_its_retention(
+    infra: Infra, fresh_topic: Callable[..., Awaitable[str]]
+) -> None:
+    """`up` on a kept data folder: topics created before retention existed get it too."""
+    topic = await fresh_topic("retention")
+    before = await describe_topic_configs(infra.kafka_bootstrap_servers, [topic])
+    assert before[topic]["retention.ms"] == str(7 * DAY_MS)  # the broker's default
+
+    await set_topic_configs(infra.kafka_bootstrap_servers, {topic: {"retention.ms": "3600000"}})
+
+    after = await describe_topic_configs(infra.kafka_bootstrap_servers, [topic])
+    assert after[topic]["retention.ms"] == "3600000"
