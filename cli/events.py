@@ -106,8 +106,9 @@ async def read_all(
     """Every record of `topics` from the beginning up to their end at the time of the call,
     in broker-time order (ties: topic, partition, offset)."""
     consumer = _consumer(bootstrap)
-    await consumer.start()
     try:
+        # inside: a consumer refused at start (a wrong password) is closed all the same
+        await consumer.start()
         parts = await _assign(consumer, topics)
         if not parts:
             return []
@@ -138,8 +139,9 @@ async def follow(
 ) -> AsyncIterator[Event]:
     """Records of `topics` as they arrive (from now, or from the beginning), forever."""
     consumer = _consumer(bootstrap)
-    await consumer.start()
     try:
+        # inside: a consumer refused at start (a wrong password) is closed all the same
+        await consumer.start()
         parts = await _assign(consumer, topics)
         if from_beginning:
             await consumer.seek_to_beginning(*parts)
