@@ -25,7 +25,14 @@ from pathlib import Path
 from infra import postgresql
 from infra.acls import contract_acls, ensure_acls
 from infra.artifacts import cache_dir, ensure_artifacts
-from infra.credentials import ADMIN, OPERATORS, Credentials, ensure_credentials, read_credentials
+from infra.credentials import (
+    ADMIN,
+    OPERATORS,
+    USERS,
+    Credentials,
+    ensure_credentials,
+    read_credentials,
+)
 from infra.kafka import ensure_topics, round_trip
 from infra.places import (
     BACKENDS,
@@ -38,6 +45,7 @@ from infra.places import (
     run_dir,
     running,
 )
+from infra.scram import add_users
 from infra.servers import (
     InfraError,
     cluster_id,
@@ -190,13 +198,10 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
     }
     (run_dir() / "state.json").write_text(json.dumps(state))
     conf = run_dir() / "kafka"
-    had_users = read_credentials(data) is not None
+    # a Kafka log formatted before authentication was on has no users: added once started
+    users_added = data / "kafka-users"
+    without_users = kafka_formatted(data / "kafka") and not users_added.exists()
     users = ensure_credentials(data)
-    if kafka_formatted(data / "kafka") and not had_users:
-        raise InfraError(
-            f"{data} holds a Kafka log formatted before authentication was on, without "
-            "its users; `scripts/infra reset` deletes it (and its data) to start afresh"
-        )
     server, log4j = kafka_config(conf, data / "kafka", ep.kafka_port, ep.controller_port, users)
     formatting = asyncio.create_task(
         asyncio.to_thread(format_kafka, art.kafka_libs, server, log4j, data / "kafka", users)
@@ -207,7 +212,8 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
         if pg_port is not None:
             pids["postgresql"], pg_url = await _start_postgresql(data / "postgresql", pg_port)
     finally:
-        await formatting
+        if await formatting:  # formatted now, with its users
+            users_added.write_text("".join(f"{user}\n" for user in USERS))
     timeout = os.environ.get("STATION_MONGO_WRITE_TIMEOUT_S")
     pids["ferretdb"] = _spawn(
         "ferretdb",
@@ -220,7 +226,18 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
         ),
         run_dir() / "ferretdb" / "ferretdb.log",
     )
-    pids["kafka"] = _spawn("kafka", kafka_argv(art.kafka_libs, server, log4j), conf / "stdout.log")
+    pids["kafka"] = kafka = _spawn(
+        "kafka", kafka_argv(art.kafka_libs, server, log4j), conf / "stdout.log"
+    )
+    if without_users:
+        await wait_until(
+            "kafka",
+            kafka,
+            lambda: add_users("127.0.0.1", ep.controller_port, users),
+            time.monotonic() + READY_TIMEOUT_S,
+            _log_tail,
+        )
+        users_added.write_text("".join(f"{user}\n" for user in USERS))
     if persistent:
         owner_state = {"run_dir": str(run_dir()), "pids": list(pids.values())}
         (data / "owner.json").write_text(json.dumps(owner_state))
