@@ -47,7 +47,9 @@ async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
             await admin.start()
             existing = set(await admin.list_topics())
     except Exception as exc:  # noqa: BLE001 - aiokafka raises many kinds; all mean "unusable"
-        if refused := await refused_credentials(settings.kafka_bootstrap_servers, who):
+        # a short look: the start-up timeout is already spent when no broker answers
+        probe = refused_credentials(settings.kafka_bootstrap_servers, who, timeout_s=5.0)
+        if refused := await probe:
             raise StartupError(
                 f"Kafka at {settings.kafka_bootstrap_servers}: {refused}; "
                 "check KAFKA_CLIENT_PROPERTIES or KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD"
