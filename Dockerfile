@@ -15,9 +15,10 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY shared ./shared
-# the topics job (python -m infra.topics) and the development SMS gateway and mail sink
-# (python -m infra.dev_sinks) need only these of the local tooling
-COPY infra/__init__.py infra/kafka.py infra/topics.py infra/dev_sinks.py ./infra/
+# the topics job (python -m infra.acls, python -m infra.topics) and the development SMS
+# gateway and mail sink (python -m infra.dev_sinks) need only these of the local tooling
+COPY infra/__init__.py infra/acls.py infra/credentials.py infra/kafka.py infra/topics.py \
+     infra/dev_sinks.py ./infra/
 COPY services ./services
 
 USER station

@@ -28,6 +28,7 @@ from bench.common import drop_database, report
 from infra.dev_sinks import MailSink, SmsGateway, serve_sms, serve_smtp
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent, kafka_headers
+from shared._kit.kafka_client import client_options
 from tests.processes import ServiceProcess
 from tests.support import command, eventually, free_port, start_group_at_end
 
@@ -123,7 +124,7 @@ async def run(alerts: int) -> None:
             },
         ),
     ]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for service in services:

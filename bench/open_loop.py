@@ -19,6 +19,7 @@ from aiokafka.structs import TopicPartition
 from bench.common import handled
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent, kafka_headers
+from shared._kit.kafka_client import client_options
 from shared._kit.topics import dlq_topic
 from tests.processes import ServiceProcess
 from tests.support import command, produce
@@ -60,7 +61,7 @@ class FactClock:
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            **client_options(self.bootstrap), group_id=None, enable_auto_commit=False
         )
         await self._consumer.start()
         partitions = [TopicPartition(self.topic, p) for p in range(6)]
@@ -205,7 +206,7 @@ async def _open_loop(
     ent: Enterprise, clock: FactClock, rate: float, seconds: float, start: int
 ) -> Window:
     producer = AIOKafkaProducer(
-        bootstrap_servers=ent.bootstrap, acks="all", enable_idempotence=True, linger_ms=1
+        **client_options(ent.bootstrap), acks="all", enable_idempotence=True, linger_ms=1
     )
     await producer.start()
     sent: dict[str, float] = {}

@@ -37,6 +37,7 @@ from services.outreach import commands as c
 from services.outreach.state import ROSTER_ID, RosterState
 from shared._kit.clock import SystemClock
 from shared._kit.envelope import kafka_headers
+from shared._kit.kafka_client import client_options
 from shared._kit.timers import Timers
 from tests.integration.outreach_support import (
     as_event,
@@ -94,7 +95,7 @@ def registry(
 
 async def send_warning(bootstrap: str, topic: str, event_bytes: bytes, key: bytes) -> int:
     """Produce the warning; return its broker timestamp (ms)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         sent = await producer.send_and_wait(topic, event_bytes, key=key, headers=kafka_headers())
@@ -107,7 +108,7 @@ async def read_events(
     bootstrap: str, topic: str, campaign_id: str, until: int
 ) -> list[tuple[int, dict[str, Any]]]:
     """The campaign's events with their broker timestamps, once `until` visit_assigned are in."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = AIOKafkaConsumer(**client_options(bootstrap), group_id=None)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(DEFAULT_PARTITIONS)]

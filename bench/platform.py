@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 
 from bench.common import drop_database, handled, report
 from infra.kafka import ensure_topics
+from shared._kit.kafka_client import client_options
 from shared._kit.topics import dlq_topic
 from tests.processes import ServiceProcess
 from tests.support import command, produce
@@ -35,13 +36,13 @@ async def relay_ends(
     await produce(bootstrap, source, [(f"k{n % 50}".encode(), b"x" * 300) for n in range(records)])
     consumer = AIOKafkaConsumer(
         source,
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=source,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=1
+        **client_options(bootstrap), acks="all", enable_idempotence=True, linger_ms=1
     )
     await consumer.start()
     await producer.start()

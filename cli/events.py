@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cli.i18n import Lang, labels, t
+from cli.options import kafka_options
 from shared._kit.envelope import CloudEvent, NotACloudEventError
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
@@ -111,7 +112,7 @@ def skipped_note(count: int, lang: Lang) -> str | None:
 
 def _consumer(bootstrap: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka_options(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -137,8 +138,9 @@ async def read_all(
     """Every record of `topics` from the beginning up to their end at the time of the call,
     in broker-time order (ties: topic, partition, offset)."""
     consumer = _consumer(bootstrap)
-    await consumer.start()
     try:
+        # inside: a consumer refused at start (a wrong password) is closed all the same
+        await consumer.start()
         parts = await _assign(consumer, topics)
         if not parts:
             return []
@@ -169,8 +171,9 @@ async def follow(
 ) -> AsyncIterator[Event]:
     """Records of `topics` as they arrive (from now, or from the beginning), forever."""
     consumer = _consumer(bootstrap)
-    await consumer.start()
     try:
+        # inside: a consumer refused at start (a wrong password) is closed all the same
+        await consumer.start()
         parts = await _assign(consumer, topics)
         if from_beginning:
             await consumer.seek_to_beginning(*parts)

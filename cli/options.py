@@ -1,11 +1,13 @@
-"""Options every command shares: where Kafka is, and the language."""
+"""Options every command shares: where Kafka is, who the CLI is on it, and the language."""
 
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from cli.i18n import DEFAULT_LANG, Lang
+from shared._kit.kafka_client import KafkaIdentity, client_options, identity_from_environment
 
 FALLBACK_BOOTSTRAP = "127.0.0.1:19092"
 
@@ -21,6 +23,30 @@ def default_bootstrap() -> str:
     except ImportError:  # installed without the repository's infra package
         return FALLBACK_BOOTSTRAP
     return Endpoints.from_environment().kafka_bootstrap_servers
+
+
+def _local_operators_file() -> Path | None:
+    """The operators' client properties of the local stack, when it is running."""
+    try:
+        from infra.credentials import OPERATORS, properties_path
+        from infra.places import current, running
+    except ImportError:  # installed without the repository's infra package
+        return None
+    found = current()
+    if found is None or found.data is None or None in running().values():
+        return None
+    return properties_path(found.data, OPERATORS)
+
+
+def kafka_identity() -> KafkaIdentity:
+    """`KAFKA_CLIENT_PROPERTIES` or `KAFKA_SASL_*` (shared/_kit/kafka_client.py), else the
+    local stack's operators' file (`make stack`, `scripts/infra up`), else none."""
+    return identity_from_environment(fallback=_local_operators_file())
+
+
+def kafka_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka's connection options for every client the CLI makes."""
+    return client_options(bootstrap, kafka_identity())
 
 
 def check_lang(value: str) -> Lang:

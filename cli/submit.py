@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.i18n import DEFAULT_LANG, labels, t
-from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
+from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap, kafka_options
 from cli.submit_check import Problem, SubmitError, command_models, load_commands
 from cli.topics import intake_topic
 from shared._kit.envelope import CloudEvent, kafka_headers
@@ -51,7 +51,7 @@ labels(
 async def publish(bootstrap: str, commands: list[CloudEvent]) -> None:
     """Send every command to its intake topic, in order, and return once Kafka has all."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, request_timeout_ms=15000
+        **kafka_options(bootstrap), acks="all", enable_idempotence=True, request_timeout_ms=15000
     )
     await producer.start()
     try:

@@ -11,7 +11,8 @@ import asyncio
 import sys
 
 from infra.artifacts import BuildError
-from infra.local import check, down, reset, up
+from infra.credentials import ADMIN
+from infra.local import check, client_env, credentials, down, reset, up
 from infra.places import Endpoints, current, data_dir, run_dir, running
 from infra.servers import InfraError
 
@@ -33,7 +34,7 @@ def _print_endpoints(ep: Endpoints) -> None:
     if found is not None and found.data is not None:
         kind = "kept, deleted by `reset`" if found.persistent else "throwaway, deleted by `down`"
         print(f"data      {found.data}   ({kind})")
-    for key, value in ep.env().items():
+    for key, value in client_env(ep).items():
         print(f"export {key}={value}")
 
 
@@ -110,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return _status(ep)
         elif args.command == "env":
-            for key, value in ep.env().items():
+            for key, value in client_env(ep).items():
                 print(f"export {key}={value}")
+            if (users := credentials()) is not None:
+                # the tests' harness finds it alone; benchmarks create topics and groups
+                admin = users.properties(ADMIN)
+                print(f"# as admin (benchmarks): export KAFKA_CLIENT_PROPERTIES={admin}")
         else:
             from infra.stack import run_stack
 

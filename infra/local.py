@@ -23,7 +23,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 from infra import postgresql
+from infra.acls import contract_acls, ensure_acls
 from infra.artifacts import cache_dir, ensure_artifacts
+from infra.credentials import (
+    ADMIN,
+    OPERATORS,
+    USERS,
+    Credentials,
+    ensure_credentials,
+    read_credentials,
+)
 from infra.kafka import ensure_topics, round_trip
 from infra.places import (
     BACKENDS,
@@ -36,6 +45,7 @@ from infra.places import (
     run_dir,
     running,
 )
+from infra.scram import add_users
 from infra.servers import (
     InfraError,
     cluster_id,
@@ -43,13 +53,15 @@ from infra.servers import (
     format_kafka,
     kafka_argv,
     kafka_config,
+    kafka_formatted,
     mongo_ping,
     pid_alive,
     port_free,
     stop_group,
     wait_until,
 )
-from infra.topics import contract_topics
+from infra.topics import ensure_contract_topics
+from shared._kit.kafka_client import PROPERTIES_VARIABLE, KafkaIdentity
 
 _cluster_id = cluster_id  # the name tests/unit/test_plumbing.py knows
 
@@ -87,14 +99,37 @@ def _log_tail(name: str) -> str:
     return "\n".join(lines)
 
 
-async def _kafka_ready(bootstrap: str) -> None:
-    await ensure_topics(bootstrap, contract_topics())
-    await ensure_topics(bootstrap, [HEALTHCHECK_TOPIC], partitions=1)
-    await round_trip(bootstrap, HEALTHCHECK_TOPIC, timeout_s=20)
+def credentials() -> Credentials | None:
+    """The Kafka users of the servers running from the run folder (None: no auth)."""
+    found = current()
+    if found is None or found.data is None:
+        return None
+    return read_credentials(found.data)
+
+
+def client_env(ep: Endpoints) -> dict[str, str]:
+    """What a shell needs to reach the local servers: their addresses and, with
+    authentication on, the operators' client properties (`station` and the tests' harness
+    take the admin's from the data folder themselves)."""
+    env = ep.env()
+    if (users := credentials()) is not None:
+        env[PROPERTIES_VARIABLE] = str(users.properties(OPERATORS))
+    return env
+
+
+async def _kafka_ready(bootstrap: str, admin: KafkaIdentity | None) -> None:
+    if admin is not None:
+        await ensure_acls(bootstrap, contract_acls(), admin)
+    await ensure_contract_topics(bootstrap, identity=admin)
+    await ensure_topics(bootstrap, [HEALTHCHECK_TOPIC], partitions=1, identity=admin)
+    await round_trip(bootstrap, HEALTHCHECK_TOPIC, timeout_s=20, identity=admin)
 
 
 async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: float) -> None:
-    """Both answer for real: a Mongo ping, topics created and a Kafka round trip."""
+    """Both answer for real: a Mongo ping, ACLs and topics (with their retention) in place,
+    and a Kafka round trip, signed in as the admin user when authentication is on."""
+    users = credentials()
+    admin = users.identity(ADMIN) if users is not None else None
     deadline = time.monotonic() + timeout_s
     # each refused connection while the broker boots is "not ready yet", not an error
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -105,7 +140,7 @@ async def check(ep: Endpoints, *, kafka_pid: int, ferretdb_pid: int, timeout_s: 
         wait_until(
             "kafka",
             kafka_pid,
-            lambda: _kafka_ready(ep.kafka_bootstrap_servers),
+            lambda: _kafka_ready(ep.kafka_bootstrap_servers, admin),
             deadline,
             _log_tail,
         ),
@@ -163,9 +198,13 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
     }
     (run_dir() / "state.json").write_text(json.dumps(state))
     conf = run_dir() / "kafka"
-    server, log4j = kafka_config(conf, data / "kafka", ep.kafka_port, ep.controller_port)
+    # a Kafka log formatted before authentication was on has no users: added once started
+    users_added = data / "kafka-users"
+    without_users = kafka_formatted(data / "kafka") and not users_added.exists()
+    users = ensure_credentials(data)
+    server, log4j = kafka_config(conf, data / "kafka", ep.kafka_port, ep.controller_port, users)
     formatting = asyncio.create_task(
-        asyncio.to_thread(format_kafka, art.kafka_libs, server, log4j, data / "kafka")
+        asyncio.to_thread(format_kafka, art.kafka_libs, server, log4j, data / "kafka", users)
     )
     pids: dict[str, int | None] = {}
     pg_url = None
@@ -173,7 +212,8 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
         if pg_port is not None:
             pids["postgresql"], pg_url = await _start_postgresql(data / "postgresql", pg_port)
     finally:
-        await formatting
+        if await formatting:  # formatted now, with its users
+            users_added.write_text("".join(f"{user}\n" for user in USERS))
     timeout = os.environ.get("STATION_MONGO_WRITE_TIMEOUT_S")
     pids["ferretdb"] = _spawn(
         "ferretdb",
@@ -186,7 +226,18 @@ async def _start(ep: Endpoints, *, persistent: bool, backend: str) -> dict[str, 
         ),
         run_dir() / "ferretdb" / "ferretdb.log",
     )
-    pids["kafka"] = _spawn("kafka", kafka_argv(art.kafka_libs, server, log4j), conf / "stdout.log")
+    pids["kafka"] = kafka = _spawn(
+        "kafka", kafka_argv(art.kafka_libs, server, log4j), conf / "stdout.log"
+    )
+    if without_users:
+        await wait_until(
+            "kafka",
+            kafka,
+            lambda: add_users("127.0.0.1", ep.controller_port, users),
+            time.monotonic() + READY_TIMEOUT_S,
+            _log_tail,
+        )
+        users_added.write_text("".join(f"{user}\n" for user in USERS))
     if persistent:
         owner_state = {"run_dir": str(run_dir()), "pids": list(pids.values())}
         (data / "owner.json").write_text(json.dumps(owner_state))
@@ -225,7 +276,7 @@ async def up(ep: Endpoints, *, persistent: bool = False, backend: str | None = N
         timeout_s=READY_TIMEOUT_S,
     )
     (run_dir() / "env").write_text(
-        "".join(f"export {key}={value}\n" for key, value in ep.env().items())
+        "".join(f"export {key}={value}\n" for key, value in client_env(ep).items())
     )
     return time.monotonic() - started
 

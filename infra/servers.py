@@ -18,6 +18,9 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 
+from infra.credentials import ADMIN, CONTROLLER, MECHANISM, Credentials
+from shared._kit.kafka_client import write_private
+
 
 class InfraError(RuntimeError):
     """The local infrastructure could not be started or is not answering."""
@@ -31,24 +34,65 @@ def cluster_id() -> str:
             return cid
 
 
+def _listeners(kafka_port: int, controller_port: int, credentials: Credentials | None) -> list[str]:
+    """Without credentials, PLAINTEXT everywhere. With them, clients sign in with
+    SASL/SCRAM-SHA-512 and the authorizer denies whatever no ACL allows; the broker
+    reaches its own controller with SASL/PLAIN as `controller` (SCRAM credentials live in
+    the metadata log the controller serves, so they cannot guard its listener), and speaks
+    to itself, between brokers, as `admin`. Both are super users: a PLAINTEXT controller
+    listener would have made ANONYMOUS one, open to any local process."""
+    if credentials is None:
+        return [
+            f"listeners=PLAINTEXT://127.0.0.1:{kafka_port},"
+            f"CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        ]
+    admin, controller = credentials.passwords[ADMIN], credentials.passwords[CONTROLLER]
+    scram = "org.apache.kafka.common.security.scram.ScramLoginModule"
+    plain = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    return [
+        f"listeners=SASL_PLAINTEXT://127.0.0.1:{kafka_port},"
+        f"CONTROLLER://127.0.0.1:{controller_port}",
+        f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{kafka_port}",
+        "controller.listener.names=CONTROLLER",
+        "inter.broker.listener.name=SASL_PLAINTEXT",
+        "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        f"sasl.enabled.mechanisms={MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+        f"listener.name.sasl_plaintext.{MECHANISM.lower()}.sasl.jaas.config={scram} required "
+        f'username="{ADMIN}" password="{admin}";',
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={plain} required "
+        f'username="{CONTROLLER}" password="{controller}" user_{CONTROLLER}="{controller}";',
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        f"super.users=User:{ADMIN};User:{CONTROLLER}",
+    ]
+
+
 def kafka_config(
-    conf: Path, data: Path, kafka_port: int, controller_port: int
+    conf: Path,
+    data: Path,
+    kafka_port: int,
+    controller_port: int,
+    credentials: Credentials | None = None,
 ) -> tuple[Path, Path]:
-    """server.properties and log4j2.properties in `conf`; the broker's log in `data`."""
+    """server.properties (0600: it holds the broker's own passwords) and log4j2.properties
+    in `conf`; the broker's log in `data`; SASL and ACLs when given `credentials`."""
     conf.mkdir(parents=True, exist_ok=True)
     server = conf / "server.properties"
-    server.write_text(
+    write_private(
+        server,
         "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{kafka_port},"
-                f"CONTROLLER://127.0.0.1:{controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{kafka_port}",
-                "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                *_listeners(kafka_port, controller_port, credentials),
                 f"log.dirs={data}",
                 "num.partitions=6",
                 "auto.create.topics.enable=false",
@@ -66,7 +110,7 @@ def kafka_config(
                 "group.coordinator.append.linger.ms=0",
                 "",
             ]
-        )
+        ),
     )
     log4j = conf / "log4j2.properties"
     log4j.write_text(
@@ -112,14 +156,25 @@ def kafka_formatted(data: Path) -> bool:
     return (data / "meta.properties").exists()
 
 
-def format_kafka(libs: Path, server: Path, log4j: Path, data: Path) -> bool:
-    """Format `data` with a new cluster id unless it is formatted; True if it formatted."""
+def format_kafka(
+    libs: Path, server: Path, log4j: Path, data: Path, credentials: Credentials | None = None
+) -> bool:
+    """Format `data` with a new cluster id unless it is formatted; True if it formatted.
+    The SCRAM users of `credentials` are written into the new metadata log."""
     if kafka_formatted(data):
         return False
-    argv = java_argv(
-        libs, log4j, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id()
-    )
-    result = subprocess.run([*argv, "-c", str(server)], capture_output=True, text=True, check=False)
+    # the passwords go in a private argument file (`java @file`, which must hold the main
+    # class too), not on a command line every local user can read in /proc
+    arguments = server.with_name("format.args")
+    scram = credentials.scram_arguments() if credentials is not None else []
+    main = ["kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id()]
+    write_private(arguments, "\n".join(f'"{arg}"' for arg in [*main, "-c", str(server), *scram]))
+    try:
+        result = subprocess.run(
+            java_argv(libs, log4j, f"@{arguments}"), capture_output=True, text=True, check=False
+        )
+    finally:
+        arguments.unlink(missing_ok=True)
     if result.returncode != 0:
         raise InfraError(f"kafka storage format failed: {result.stdout}{result.stderr}")
     return True

@@ -25,10 +25,12 @@ from contextlib import suppress
 from functools import partial
 from pathlib import Path
 
-from infra.local import down, up
+from infra.credentials import OPERATORS
+from infra.local import credentials, down, up
 from infra.places import Endpoints, current, running
 from infra.stack_view import LogView
 from infra.supervise import Supervised
+from shared._kit.kafka_client import PROPERTIES_VARIABLE
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 DEFAULT_PORTS = {"mediation": 8101, "enterprise": 8102, "outreach": 8103, "notifier": 8104}
@@ -227,6 +229,12 @@ async def _local_stack(ep: Endpoints) -> int:
         if found is not None:
             _emit("stack_data", dir=str(found.data), persistent=found.persistent)
         env = {**os.environ, **ep.env(), "LOG_FORMAT": os.environ.get("LOG_FORMAT", "auto")}
+        # each service signs in to Kafka as itself, with only its own ACLs
+        users = credentials()
+        own = {
+            name: {PROPERTIES_VARIABLE: str(users.properties(name))} if users else {}
+            for name in SERVICES
+        }
         view = LogView.for_terminal(ep.kafka_bootstrap_servers)
         sinks = (DEV_SINKS,) if dev_profile() else ()
         if sinks:
@@ -234,7 +242,7 @@ async def _local_stack(ep: Endpoints) -> int:
         for name in (*sinks, *SERVICES):
             supervised[name] = Supervised(
                 name,
-                _starter(name, env, pumps, view),
+                _starter(name, {**env, **own.get(name, {})}, pumps, view),
                 partial(asyncio.to_thread, _ready, name),
                 _emit,
             )
@@ -252,6 +260,11 @@ async def _local_stack(ep: Endpoints) -> int:
             seconds=round(time.monotonic() - started, 1),
             kafka=ep.kafka_bootstrap_servers,
             mongodb=ep.mongodb_url,
+            **(
+                {"kafka_client_properties": str(users.properties(OPERATORS))}
+                if users is not None
+                else {}
+            ),
             services={n: f"http://127.0.0.1:{_port(n)}" for n in SERVICES},
             **(
                 {

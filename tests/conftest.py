@@ -16,11 +16,13 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from infra.credentials import ADMIN, Credentials
 from infra.kafka import ensure_topics
-from infra.local import down, up
-from infra.places import Endpoints, running
+from infra.local import credentials, down, up
+from infra.places import Endpoints, current, running
 from infra.stack import docker_engine_answers
 from infra.topics import contract_topics
+from shared._kit.kafka_client import PROPERTIES_VARIABLE
 from tests.support import Infra
 
 Document = dict[str, object]
@@ -41,12 +43,32 @@ def _containers(stack: ExitStack) -> Infra:
     return found
 
 
+def _as_admin(found: Infra) -> Iterator[Infra]:
+    """`found`, with every client of the test process and of the services it starts
+    signed in as the local broker's admin (all take their identity from the environment,
+    shared/_kit/kafka_client.py); a test that needs a service's own user asks for it."""
+    with pytest.MonkeyPatch.context() as env:
+        if found.kafka_users is not None:
+            env.setenv(PROPERTIES_VARIABLE, str(found.kafka_users.properties(ADMIN)))
+        yield found
+
+
+def _local_users(bootstrap: str) -> Credentials | None:
+    """The users of the local infrastructure if `bootstrap` is its broker."""
+    here = current()
+    if here is None or here.endpoints.kafka_bootstrap_servers != bootstrap:
+        return None
+    return credentials()
+
+
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
     """The Kafka broker and MongoDB-compatible server every integration test talks to."""
     kafka, mongodb = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URL")
     if kafka and mongodb:
-        yield Infra(kafka_bootstrap_servers=kafka, mongodb_url=mongodb, source="environment")
+        # `eval "$(scripts/infra env)"` names the operators' file; the harness is admin
+        found = Infra(kafka, mongodb, "environment", _local_users(kafka))
+        yield from _as_admin(found)
         return
     if docker_engine_answers():
         with ExitStack() as stack:
@@ -56,10 +78,8 @@ def infra() -> Iterator[Infra]:
     we_started = None in running().values()
     asyncio.run(up(ep))
     try:
-        yield Infra(
-            kafka_bootstrap_servers=ep.kafka_bootstrap_servers,
-            mongodb_url=ep.mongodb_url,
-            source="scripts/infra",
+        yield from _as_admin(
+            Infra(ep.kafka_bootstrap_servers, ep.mongodb_url, "scripts/infra", credentials())
         )
     finally:
         if we_started:

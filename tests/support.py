@@ -17,7 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from infra.credentials import ADMIN, Credentials
 from shared._kit.envelope import CloudEvent, kafka_headers
+from shared._kit.kafka_client import PROPERTIES_VARIABLE, client_options
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,12 +29,26 @@ class Infra:
     kafka_bootstrap_servers: str
     mongodb_url: str
     source: str
+    # the local broker's users (infra/credentials.py): the harness signs in as admin; None
+    # where the broker has no authentication (testcontainers)
+    kafka_users: Credentials | None = None
 
     def env(self) -> dict[str, str]:
-        return {
+        """The environment of a process that uses this infrastructure as the harness does
+        (as admin where the broker has users)."""
+        env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
             "MONGODB_URL": self.mongodb_url,
         }
+        if self.kafka_users is not None:
+            env[PROPERTIES_VARIABLE] = str(self.kafka_users.properties(ADMIN))
+        return env
+
+    def env_as(self, user: str) -> dict[str, str]:
+        """The same, signed in as one of the broker's users (a service, the operators)."""
+        if self.kafka_users is None:
+            raise AssertionError(f"{self.source}: the broker has no users, so none is {user}")
+        return {**self.env(), PROPERTIES_VARIABLE: str(self.kafka_users.properties(user))}
 
 
 def free_port() -> int:
@@ -57,7 +73,7 @@ def command(
 
 async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
     """Send (key, value) pairs in order with acks=all."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**client_options(bootstrap), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = [
@@ -82,7 +98,7 @@ class Raw:
 async def produce_raw(bootstrap: str, topic: str, records: list[Raw]) -> None:
     """Send records as they are, in order, with acks=all (no header added)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=2**21
+        **client_options(bootstrap), acks="all", enable_idempotence=True, max_request_size=2**21
     )
     await producer.start()
     try:
@@ -111,7 +127,7 @@ async def read_topic(
     """Every record of a topic from the start, read until `until(records)` holds."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(bootstrap),
         group_id=None,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -135,8 +151,8 @@ async def read_topic(
 
 async def consumer_lag(bootstrap: str, group: str, topic: str) -> int:
     """Records of `topic` the group has not committed yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap))
+    consumer = AIOKafkaConsumer(**client_options(bootstrap), group_id=None)
     await admin.start()
     await consumer.start()
     try:
@@ -172,9 +188,9 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float, 
 async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
     """Commit the current end of `topics` for a new consumer group, so a service started in
     that group handles only what a test sends from now on (shared contract topics)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap))
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        **client_options(bootstrap), group_id=group, enable_auto_commit=False
     )
     await admin.start()
     await consumer.start()
@@ -201,7 +217,7 @@ class EventTail:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> "EventTail":
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        admin = AIOKafkaAdminClient(**client_options(self.bootstrap))
         await admin.start()
         try:
             [described] = await admin.describe_topics([self.topic])
@@ -209,7 +225,7 @@ class EventTail:
             await admin.close()
         partitions = [TopicPartition(self.topic, p["partition"]) for p in described["partitions"]]
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            **client_options(self.bootstrap), group_id=None, enable_auto_commit=False
         )
         await self._consumer.start()
         self._consumer.assign(partitions)

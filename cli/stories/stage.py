@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from cli.events import EVENTS_TOPICS, INTAKE_TOPICS, Event, parse
 from cli.i18n import Lang, t
+from cli.options import kafka_options
 from cli.stories.contract import command_model
 from shared._kit.envelope import CloudEvent, kafka_headers
 
@@ -43,7 +44,7 @@ class Watch:
 
     async def __aenter__(self) -> "Watch":
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            **kafka_options(self.bootstrap), group_id=None, enable_auto_commit=False
         )
         await consumer.start()
         self._consumer = consumer
@@ -56,7 +57,7 @@ class Watch:
         for tp in parts:  # resolve the end now, before anything is sent
             await consumer.position(tp)
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True
+            **kafka_options(self.bootstrap), acks="all", enable_idempotence=True
         )
         await self._producer.start()
         self._task = asyncio.create_task(self._read())

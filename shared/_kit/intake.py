@@ -16,7 +16,7 @@ from typing import Any, TypeAlias, cast
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 
@@ -106,7 +106,8 @@ def subscribe(
     # seek every partition back to its first record if cancelled mid-way), and
     # handle_batch returns only once every record's effects are durable.
     subscriber = broker.subscriber(
-        topic,
+        # never created here: the start-up check found it, and a service has no CREATE ACL
+        Topic(topic, declare=False),
         group_id=settings.consumer_group,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,

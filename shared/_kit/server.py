@@ -80,6 +80,7 @@ def build_app(
     metrics = PlatformMetrics()
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=settings.kafka_identity.security(),
         client_id=service.name,
         logger=logging.getLogger(f"station.{service.name}.faststream"),
         # its per-message "Received"/"Processed" lines repeat our event_received line
@@ -89,7 +90,7 @@ def build_app(
         middlewares=[KafkaPrometheusMiddleware(registry=metrics.registry, app_name=service.name)],
     )
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **settings.kafka_options(),
         client_id=f"{service.name}-producer",
         acks="all",
         enable_idempotence=True,

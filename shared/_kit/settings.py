@@ -5,10 +5,18 @@ container gets exactly one of each; a service's own knobs carry its prefix
 (`ENTERPRISE_HTTP_PORT`). A bad value stops the service with a one-line message.
 """
 
-from typing import Annotated, Literal, Self
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared._kit.kafka_client import (
+    KafkaClientConfigError,
+    KafkaIdentity,
+    client_options,
+    identity_from_environment,
+)
 
 LogFormat = Literal["auto", "json", "console"]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -76,6 +84,16 @@ class ServiceSettings(BaseSettings):
     # every MongoDB operation is given up after this (then retried as an outage)
     mongodb_timeout_s: float = Field(default=15.0, gt=0)
 
+    @cached_property
+    def kafka_identity(self) -> KafkaIdentity:
+        """Who the service is on Kafka: `KAFKA_CLIENT_PROPERTIES` or `KAFKA_SASL_*`
+        (shared/_kit/kafka_client.py), read once; checked by `load`."""
+        return identity_from_environment()
+
+    def kafka_options(self) -> dict[str, Any]:
+        """aiokafka's connection options: the brokers and the service's identity."""
+        return client_options(self.kafka_bootstrap_servers, self.kafka_identity)
+
     @classmethod
     def service_name(cls) -> str:
         """The service these settings belong to, from the env prefix (`ENTERPRISE_`)."""
@@ -110,7 +128,10 @@ class ServiceSettings(BaseSettings):
     def load(cls) -> Self:
         """Read the environment, or raise SettingsError naming every bad variable."""
         try:
-            return cls()
+            settings = cls()
+            settings.kafka_identity  # noqa: B018 - a bad credentials file fails here, at once
+        except KafkaClientConfigError as exc:
+            raise SettingsError(str(exc)) from None
         except ValidationError as exc:
             prefix = str(cls.model_config.get("env_prefix", ""))
             env_names = {
@@ -126,3 +147,4 @@ class ServiceSettings(BaseSettings):
                 message = "is not set" if error["type"] == "missing" else error["msg"]
                 problems.append(f"{env_names.get(where, where)} {message}")
             raise SettingsError("; ".join(problems)) from None
+        return settings

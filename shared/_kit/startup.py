@@ -11,6 +11,7 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
 from shared._kit.failures import Server, server_of
+from shared._kit.kafka_client import refused_credentials
 from shared._kit.settings import ServiceSettings
 
 Document = dict[str, Any]
@@ -31,10 +32,11 @@ def redact(url: str) -> str:
 
 
 async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
-    """The brokers answer and every topic the service uses exists (auto-creation is off)."""
+    """The brokers answer, take the service's credentials, and every topic the service
+    uses exists (auto-creation is off) and is visible to it (DESCRIBE)."""
+    who = settings.kafka_identity
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        request_timeout_ms=int(settings.startup_timeout_s * 1000),
+        **settings.kafka_options(), request_timeout_ms=int(settings.startup_timeout_s * 1000)
     )
     # aiokafka logs each failed connection attempt; the operator gets one line, ours
     aiokafka_log = logging.getLogger("aiokafka")
@@ -45,10 +47,23 @@ async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
             await admin.start()
             existing = set(await admin.list_topics())
     except Exception as exc:  # noqa: BLE001 - aiokafka raises many kinds; all mean "unusable"
+        # a short look: the start-up timeout is already spent when no broker answers
+        probe = refused_credentials(settings.kafka_bootstrap_servers, who, timeout_s=5.0)
+        if refused := await probe:
+            raise StartupError(
+                f"Kafka at {settings.kafka_bootstrap_servers}: {refused}; "
+                "check KAFKA_CLIENT_PROPERTIES or KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD"
+            ) from None
         reason = str(exc) or f"no answer within {settings.startup_timeout_s:.0f} s"
-        raise StartupError(
-            f"Kafka at {settings.kafka_bootstrap_servers} is not reachable ({reason}); "
+        hint = (
             "check KAFKA_BOOTSTRAP_SERVERS"
+            if who.authenticated
+            else "check KAFKA_BOOTSTRAP_SERVERS, and KAFKA_CLIENT_PROPERTIES if the broker "
+            "requires authentication"
+        )
+        raise StartupError(
+            f"Kafka at {settings.kafka_bootstrap_servers} is not reachable ({reason}; "
+            f"client: {who.describe()}); {hint}"
         ) from None
     finally:
         await admin.close()
@@ -56,8 +71,9 @@ async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
     missing = [topic for topic in topics if topic not in existing]
     if missing:
         raise StartupError(
-            f"Kafka at {settings.kafka_bootstrap_servers} lacks the topics {', '.join(missing)}; "
-            "create them first (scripts/infra up, or the compose topics job)"
+            f"Kafka at {settings.kafka_bootstrap_servers} lacks the topics {', '.join(missing)} "
+            f"or does not let the client ({who.describe()}) see them; create them first "
+            "(scripts/infra up, or the compose topics job) with their ACLs"
         )
 
 

@@ -1,4 +1,5 @@
-"""Topic names: a service reads `<name>.intake`, writes `<name>.events`; a DLQ for each topic."""
+"""Topic names: a service reads `<name>.intake`, writes `<name>.events` (and `<name>.private`);
+a DLQ for each topic."""
 
 from typing import Final
 
@@ -13,6 +14,12 @@ def intake_topic(prefix: str) -> str:
 def events_topic(prefix: str) -> str:
     """Where a service publishes its facts (`enterprise.events`)."""
     return f"{prefix}.events"
+
+
+def private_topic(prefix: str) -> str:
+    """Where a service publishes the personal fields of its facts (`enterprise.private`),
+    for the consumers allowed to read them."""
+    return f"{prefix}.private"
 
 
 def dlq_topic(topic: str) -> str:

@@ -27,6 +27,7 @@ from services.outreach.state import (
 from services.outreach.targeting import registry_entry
 from shared import Command, State
 from shared._kit.envelope import CloudEvent
+from shared._kit.kafka_client import client_options
 from shared._kit.topics import dlq_topic
 from tests.processes import ServiceProcess
 from tests.support import EventTail, Infra, command, eventually, produce, stats_of, stats_showing
@@ -187,7 +188,7 @@ async def private_topics(infra: Infra, prefix: str) -> list[str]:
 
 
 async def delete_topics(infra: Infra, topics: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(infra.kafka_bootstrap_servers))
     await admin.start()
     try:
         await admin.delete_topics(topics)

@@ -11,6 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from infra.kafka import DEFAULT_PARTITIONS, partition_counts
 from infra.topics import contract_topics
+from shared._kit.kafka_client import client_options
 from tests.support import Infra
 
 pytestmark = pytest.mark.integration
@@ -30,7 +31,7 @@ async def test_produce_and_consume_through_the_broker_keeps_per_key_order(
     keys = [f"aggregate-{n}".encode() for n in range(10)]
     sent = [(key, f"{key.decode()}#{seq}".encode()) for seq in range(20) for key in keys]
     producer = AIOKafkaProducer(
-        bootstrap_servers=infra.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        **client_options(infra.kafka_bootstrap_servers), acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -40,7 +41,7 @@ async def test_produce_and_consume_through_the_broker_keeps_per_key_order(
 
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=infra.kafka_bootstrap_servers,
+        **client_options(infra.kafka_bootstrap_servers),
         group_id=f"{topic}-group",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -29,8 +29,8 @@ OUTAGE_S = 15.0
 
 
 @pytest.fixture
-async def private_kafka(tmp_path: Path) -> AsyncIterator[PrivateKafka]:
-    broker = PrivateKafka(await kafka_libs(cache_dir()), tmp_path / "kafka")
+async def private_kafka(infra: Infra, tmp_path: Path) -> AsyncIterator[PrivateKafka]:
+    broker = PrivateKafka(await kafka_libs(cache_dir()), tmp_path / "kafka", infra.kafka_users)
     await broker.start()
     yield broker
     await broker.stop()

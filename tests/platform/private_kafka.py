@@ -10,6 +10,7 @@ import random
 import signal
 from pathlib import Path
 
+from infra.credentials import Credentials
 from infra.kafka import ensure_topics, round_trip
 from infra.servers import format_kafka, kafka_argv, kafka_config, port_free
 from tests.support import eventually
@@ -29,10 +30,12 @@ def free_low_port(taken: set[int] | None = None) -> int:
 
 
 class PrivateKafka:
-    """A single-node KRaft broker on ports of its own, its log in `root / "data"`."""
+    """A single-node KRaft broker on ports of its own, its log in `root / "data"`; with
+    `users` (those of the broker the harness signs in to), the same users and passwords,
+    so every client of the test signs in to both alike."""
 
-    def __init__(self, libs: Path, root: Path) -> None:
-        self.libs, self.root = libs, root
+    def __init__(self, libs: Path, root: Path, users: Credentials | None = None) -> None:
+        self.libs, self.root, self.users = libs, root, users
         self.port = free_low_port()
         self.controller_port = free_low_port({self.port})
         self.proc: asyncio.subprocess.Process | None = None
@@ -51,8 +54,10 @@ class PrivateKafka:
 
     async def start(self, timeout_s: float = 90.0) -> None:
         """Format the data folder if it is new, start the broker, wait for a round trip."""
-        server, log4j = kafka_config(self.root / "conf", self.data, self.port, self.controller_port)
-        await asyncio.to_thread(format_kafka, self.libs, server, log4j, self.data)
+        server, log4j = kafka_config(
+            self.root / "conf", self.data, self.port, self.controller_port, self.users
+        )
+        await asyncio.to_thread(format_kafka, self.libs, server, log4j, self.data, self.users)
         with (self.root / "conf" / "stdout.log").open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 *kafka_argv(self.libs, server, log4j),

@@ -77,6 +77,13 @@ def test_secrets_are_required_never_written_down(compose: dict[str, Any]) -> Non
     mongo_env = compose["services"]["mongo"]["environment"]
     for key, value in mongo_env.items():
         assert re.fullmatch(r"\$\{\w+:\?[^}]*\}", value), key
+    # no password literal anywhere: every *PASSWORD* value is a required variable
+    for name, service in compose["services"].items():
+        for key, value in service.get("environment", {}).items():
+            if "PASSWORD" in key:
+                assert re.fullmatch(r"\$\{\w+_PASSWORD:\?[^}]*\}", str(value)), (name, key)
+            if "JAAS" in key:
+                assert re.search(r'password="\$\{\w+_PASSWORD:\?\}"', str(value)), (name, key)
     example = (ROOT / ".env.example").read_text()
     assert re.findall(r"^(\w+_PASSWORD)=(.*)$", example, re.M) == [
         (key, "") for key in re.findall(r"^(\w+_PASSWORD)=", example, re.M)
@@ -150,7 +157,8 @@ def test_compose_config_is_valid_and_refuses_missing_secrets(tmp_path: Path) -> 
 
     assert valid.returncode == 0, valid.stderr
     assert missing.returncode != 0
-    assert "MONGO_ROOT_PASSWORD" in missing.stderr
+    # the first secret compose finds missing is named (Kafka's or MongoDB's)
+    assert re.search(r"set \w+_PASSWORD in \.env", missing.stderr), missing.stderr
 
 
 def test_the_notifier_reaches_the_development_sinks_only_when_told_to(
@@ -178,3 +186,37 @@ def test_the_kafka_web_ui_is_optional_pinned_read_only_and_local(compose: dict[s
     assert ui["ports"] == ["127.0.0.1:8080:8080"], "not published beyond this machine"
     others = (s for name, s in compose["services"].items() if name not in ("kafka-ui", "dev-sinks"))
     assert all("profiles" not in s for s in others), "the stack itself needs no profile"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_signs_in_to_kafka_as_itself(compose: dict[str, Any], name: str) -> None:
+    env = compose["services"][name]["environment"]
+    assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+    assert env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert env["KAFKA_SASL_USERNAME"] == name
+    assert env["KAFKA_SASL_PASSWORD"] == f"${{KAFKA_{name.upper()}_PASSWORD:?}}"
+
+
+def test_kafka_requires_scram_and_acls_and_the_job_creates_them_as_admin(
+    compose: dict[str, Any],
+) -> None:
+    kafka = compose["services"]["kafka"]
+    script = (ROOT / "deploy" / "kafka-start.sh").read_text()
+    assert "./deploy/kafka-start.sh:/opt/station/kafka-start.sh:ro" in kafka["volumes"]
+    assert kafka["entrypoint"] == ["/bin/sh", "/opt/station/kafka-start.sh"]
+    for line in (
+        "listeners=SASL_PLAINTEXT://:9092,CONTROLLER://:9093",
+        "sasl.enabled.mechanisms=SCRAM-SHA-512",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "allow.everyone.if.no.acl.found=false",
+        "super.users=User:admin;User:controller",
+    ):
+        assert f"\n{line}\n" in script, line
+    users = {"admin", "operators", *APP_SERVICES}
+    assert set(re.findall(r"--add-scram \"SCRAM-SHA-512=\[name=(\w+),", script)) == users
+    for user in [*users, "controller"]:
+        assert f"KAFKA_{user.upper()}_PASSWORD" in kafka["environment"], user
+    job = compose["services"]["topics"]
+    assert job["command"] == ["sh", "-c", "python -m infra.acls && python -m infra.topics"]
+    assert job["environment"]["KAFKA_SASL_USERNAME"] == "admin"
+    assert "--command-config" in " ".join(kafka["healthcheck"]["test"])

@@ -16,10 +16,10 @@ from shared._kit.startup import redact
 from shared._kit.topics import dlq_topic
 
 
-def test_contract_topics_are_the_seven_topics_and_their_dead_letter_topics() -> None:
+def test_contract_topics_are_the_ten_topics_and_their_dead_letter_topics() -> None:
     topics = contract_topics()
 
-    assert len(topics) == 14
+    assert len(topics) == 20
     assert {t for t in topics if not t.endswith(".dlq")} == {
         "enterprise.intake",
         "outreach.intake",
@@ -28,6 +28,9 @@ def test_contract_topics_are_the_seven_topics_and_their_dead_letter_topics() -> 
         "outreach.events",
         "mediation.events",
         "notifier.events",
+        "enterprise.private",
+        "outreach.private",
+        "mediation.private",
     }
     assert dlq_topic("enterprise.intake") in topics
 
