@@ -1,12 +1,12 @@
 """structlog, configured once: JSON lines off a TTY, colour console on one.
 
 The standard library's loggers (FastStream, aiokafka, uvicorn, pymongo) go through the
-same processors, so an operator reads one stream in one format. Phone and ID-card
-numbers are masked before anything is written.
+same processors, so an operator reads one stream in one format. Residents' data is masked
+before anything is written (shared/_kit/masking.py): personal fields by their names, phone
+and ID-card numbers wherever they sit, tracebacks included.
 """
 
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,26 +15,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from shared._kit.masking import mask_fields, mask_rendered
 from shared._kit.settings import LogFormat
-
-# Mainland mobile numbers (11 digits from 1[3-9]) and resident ID numbers (17 digits + check).
-_ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-# both need eleven digits in a row: most lines have none and are written as they are
-_LONG_NUMBER = re.compile(r"[0-9]{11}")
-
-
-def _mask(text: str) -> str:
-    if _LONG_NUMBER.search(text) is None:
-        return text
-    return _PHONE.sub(r"\1****\2", _ID_CARD.sub(r"\1********\2", text))
-
-
-def mask_personal_numbers(_logger: Any, _method: str, line: Any) -> Any:
-    """structlog processor, after the renderer: mask phone and ID-card numbers in the line
-    as written (one pass over one string, whatever field or nesting they came in)."""
-    return _mask(line) if isinstance(line, str) else line
-
 
 # lines held to be written together (see `lines_together`), per task
 _HELD: ContextVar[list[str] | None] = ContextVar("station_log_held", default=None)
@@ -102,14 +84,21 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
         structlog.processors.format_exc_info
         if json_lines
         else structlog.processors.StackInfoRenderer(),
+        mask_fields,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_lines
-        else structlog.dev.ConsoleRenderer(colors=True)
+        # a handler's locals hold residents' records: a traceback shows the code, not them
+        else structlog.dev.ConsoleRenderer(
+            colors=True, exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
     )
+    # JSON lines carry the traceback as a field, masked with the others; the console
+    # renderer draws it from the exception, so its whole line is masked once more
+    after: list[structlog.types.Processor] = [] if json_lines else [mask_rendered]
     structlog.configure(
-        processors=[*shared, renderer, mask_personal_numbers],
+        processors=[*shared, renderer, *after],
         logger_factory=_stderr_logger,
         wrapper_class=structlog.make_filtering_bound_logger(level.lower()),
         cache_logger_on_first_use=True,
@@ -121,7 +110,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 renderer,
-                mask_personal_numbers,
+                *after,
             ],
         )
     )
