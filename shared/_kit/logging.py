@@ -7,6 +7,7 @@ and ID-card numbers wherever they sit, tracebacks included.
 """
 
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,31 @@ import structlog
 
 from shared._kit.masking import mask_fields, mask_rendered
 from shared._kit.settings import LogFormat
+
+# what a terminal obeys rather than shows: controls (an ESC sequence recolours, moves the
+# cursor, retitles the window; a C1 CSI is ESC [ in one byte) and the bidi controls that
+# reorder what is read; JSON escapes C0 itself, so in a JSON line DEL, C1 and bidi remain
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_LEFT_BY_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def controls_dropped(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """structlog processor, before the console renderer: a text field from an event (a
+    subject, a reason) is shown, never obeyed by the terminal (other values are written
+    as their repr, which escapes them)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and _CONTROLS.search(value) is not None:
+            event_dict[key] = _CONTROLS.sub("", value)
+    return event_dict
+
+
+def controls_escaped(_logger: Any, _method: str, line: Any) -> Any:
+    """structlog processor, after the JSON renderer: DEL, C1 and bidi controls written as
+    `\\u` escapes, as JSON writes C0 (the same value, harmless on a terminal)."""
+    if not isinstance(line, str) or _CONTROLS_LEFT_BY_JSON.search(line) is None:
+        return line
+    return _CONTROLS_LEFT_BY_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
+
 
 # lines held to be written together (see `lines_together`), per task
 _HELD: ContextVar[list[str] | None] = ContextVar("station_log_held", default=None)
@@ -96,9 +122,10 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
     )
     # JSON lines carry the traceback as a field, masked with the others; the console
     # renderer draws it from the exception, so its whole line is masked once more
-    after: list[structlog.types.Processor] = [] if json_lines else [mask_rendered]
+    before: list[structlog.types.Processor] = [] if json_lines else [controls_dropped]
+    after: list[structlog.types.Processor] = [controls_escaped] if json_lines else [mask_rendered]
     structlog.configure(
-        processors=[*shared, renderer, *after],
+        processors=[*shared, *before, renderer, *after],
         logger_factory=_stderr_logger,
         wrapper_class=structlog.make_filtering_bound_logger(level.lower()),
         cache_logger_on_first_use=True,
@@ -109,6 +136,7 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *before,
                 renderer,
                 *after,
             ],
