@@ -247,8 +247,11 @@ def _masked_number(value: int) -> int | str:
     return value if masked == str(value) else masked
 
 
-# added by structlog itself, or by the standard library's bridge (removed before rendering)
-_OURS = frozenset({"timestamp", "level", "logger", "_record", "_from_structlog"})
+# added by structlog itself, or by the standard library's bridge (removed before
+# rendering); an exception the renderer formats itself (it is masked after rendering)
+_OURS = frozenset(
+    {"timestamp", "level", "logger", "_record", "_from_structlog", "exc_info", "stack_info"}
+)
 
 
 def mask_fields(
