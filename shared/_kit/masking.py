@@ -72,6 +72,8 @@ def _masked_shape(match: re.Match[str]) -> str:
 def mask_text(text: str) -> str:
     """Phone and ID-card numbers in `text` masked (`138****5678`, `010-****5678`,
     `330102********1234`); everything else as it was (the same object)."""
+    if len(text) < _SHORTEST:
+        return text
     if len(text) >= _UUID_LENGTH and text[-13] == text[-18] == text[-23] == text[-28] == "-":
         # an id ending in a uuid (`visit-3f2a…`), the commonest value in a log line
         head = text[:-_UUID_LENGTH]
@@ -84,6 +86,7 @@ def mask_text(text: str) -> str:
 
 
 _UUID_LENGTH = 36
+_SHORTEST = 7  # digits in the shortest shape (a landline's local number)
 
 
 # --- by field name --------------------------------------------------------------------
