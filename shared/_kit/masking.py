@@ -74,7 +74,7 @@ def mask_text(text: str) -> str:
     `330102********1234`); everything else as it was (the same object)."""
     if len(text) < _SHORTEST:
         return text
-    if len(text) >= _UUID_LENGTH and text[-13] == text[-18] == text[-23] == text[-28] == "-":
+    if len(text) >= _UUID_LENGTH and _UUID_AT_END.match(text, len(text) - _UUID_LENGTH):
         # an id ending in a uuid (`visit-3f2a…`), the commonest value in a log line
         head = text[:-_UUID_LENGTH]
         masked_head = mask_text(head)
@@ -86,6 +86,7 @@ def mask_text(text: str) -> str:
 
 
 _UUID_LENGTH = 36
+_UUID_AT_END = re.compile(rf"{_UUID}\Z")
 _SHORTEST = 7  # digits in the shortest shape (a landline's local number)
 
 

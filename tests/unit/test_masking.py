@@ -106,6 +106,10 @@ def test_uuids_are_never_taken_for_phone_numbers() -> None:
     for text in [*risky, *(str(uuid.uuid4()) for _ in range(20_000))]:
         assert mask_text(text) == text
     assert mask_text(f"13812345678 {risky[0]}") == f"138****5678 {risky[0]}"
+    # a uuid's dashes, not its hex digits: a number, not an id
+    assert mask_text("电话号码:138-1234-5678-call-backtomorrow") == (
+        "电话号码:138****5678-call-backtomorrow"
+    )
 
 
 def test_personal_fields_are_masked_by_their_names_at_any_depth() -> None:
