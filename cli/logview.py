@@ -18,7 +18,7 @@ from rich.text import Text
 
 from cli.events import follow
 from cli.i18n import Lang
-from cli.render import SERVICE_STYLES, log_line
+from cli.render import SERVICE_STYLES, log_line, shown
 
 KEEP = 20_000
 WAIT_S = 1.0
@@ -82,7 +82,7 @@ async def render_raw(name: str, raw: str, lang: Lang, known: EventData | None = 
     record = parse(raw)
     if record is None:
         text = Text(f"{name:<10} ", style=SERVICE_STYLES.get(name, "white"))
-        text.append(raw, style="dim")
+        text.append(shown(raw), style="dim")
         return text
     data: Mapping[str, Any] | None = None
     if known is not None and record.get("event") in EVENT_LINES and record.get("event_id"):

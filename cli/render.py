@@ -7,6 +7,12 @@ the services' JSON log lines. Both look the same:
 
 (time, service, what happened to the event, its type, its subject, its key fact, a short
 correlation id); refusals and dead letters stand out in red, warnings in yellow.
+
+Whatever came from an event or a log line is text to show, never something the terminal
+obeys: `shown` drops control characters (an ESC sequence recolours, moves the cursor or
+retitles the window; bidi controls reorder what is read) and `markup_shown` also escapes
+Rich markup, for the few places that print a string Rich would parse. Pieces appended to
+a `Text` are never parsed as markup.
 """
 
 import re
@@ -14,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 
 from cli.events import Event
@@ -72,6 +79,28 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 SHORT_ID = 8
 
 
+# C0 and C1 controls, DEL, and the bidi marks, embeddings, overrides and isolates
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SPACES = str.maketrans("\t\n\r\v\f", "     ")
+
+
+def shown(value: object) -> str:
+    """`value` as text a terminal shows and does not obey: line breaks and tabs as
+    spaces (one event, one line), every other control character dropped."""
+    return _CONTROLS.sub("", str(value).translate(_SPACES))
+
+
+def markup_shown(value: object) -> str:
+    """`shown`, with Rich markup escaped: for a string printed as markup."""
+    return escape(shown(value))
+
+
+def json_shown(line: str) -> str:
+    """A line of JSON with C1 and bidi controls escaped (`\\u202e`): `json.dumps`
+    escapes only C0 when it keeps non-ASCII text readable; the value is the same."""
+    return _CONTROLS.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
+
+
 def short(correlation_id: str | None) -> str:
     """The first 8 characters of a correlation id: enough to tell stories apart by eye."""
     return (correlation_id or "")[:SHORT_ID]
@@ -108,22 +137,22 @@ def line(
 ) -> Text:
     """The shared layout of one event line; `verb` is a `render.*` label key's suffix."""
     text = Text(no_wrap=False)
-    text.append(clock(at), style="dim")
+    text.append(shown(clock(at)), style="dim")
     text.append(" ")
-    text.append(f"{service:<{SERVICE_WIDTH}}", style=SERVICE_STYLES.get(service, "white"))
+    text.append(f"{shown(service):<{SERVICE_WIDTH}}", style=SERVICE_STYLES.get(service, "white"))
     text.append(" ")
     text.append(t(f"render.{verb}", lang), style=VERB_STYLES.get(verb, ""))
     text.append("  ")
     style = TYPE_STYLES.get(verb) or LOUD_TYPES.get(event_type, "")
     if verb == "rejected":
         text.append(t("render.rejected", lang) + " ", style=style)
-    text.append(type_name(event_type, lang), style=style or "bold")
+    text.append(shown(type_name(event_type, lang)), style=style or "bold")
     if subject:
-        text.append(f"  {brief(subject)}", style="cyan dim")
+        text.append(f"  {shown(brief(subject))}", style="cyan dim")
     if fact:
-        text.append(f"  {fact}", style="")
+        text.append(f"  {shown(fact)}", style="")
     if correlation_id:
-        text.append(f"  ·{short(correlation_id)}", style="dim")
+        text.append(f"  ·{shown(short(correlation_id))}", style="dim")
     return text
 
 
@@ -178,16 +207,17 @@ def _other_line(record: Mapping[str, Any], lang: Lang) -> Text:
         level, "dim"
     )
     text = Text()
-    text.append(clock(record.get("timestamp")), style="dim")
+    text.append(shown(clock(record.get("timestamp"))), style="dim")
     text.append(" ")
-    service = str(record.get("service", "?"))
+    service = shown(record.get("service", "?"))
     text.append(f"{service:<{SERVICE_WIDTH}}", style=SERVICE_STYLES.get(service, "white"))
     text.append(" ")
-    text.append(str(record.get("event", "?"))[:MAX_MESSAGE], style=style if level != "info" else "")
+    message = shown(record.get("event", "?"))[:MAX_MESSAGE]
+    text.append(message, style=style if level != "info" else "")
     skip = {"event", "level", "timestamp", "service", "logger"}
     extras = " ".join(f"{k}={v}" for k, v in record.items() if k not in skip)
     if extras:
-        text.append("  " + extras[:200], style=style)
+        text.append("  " + shown(extras[:200]), style=style)
     return text
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from cli.events import as_json, read_all, skipped_note, unreadable
 from cli.i18n import DEFAULT_LANG, labels, t
 from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
+from cli.render import json_shown, markup_shown
 from cli.story import build_story, matching_correlations, render_story, story_topics
 
 PIPE_WIDTH = 250
@@ -55,12 +56,12 @@ def register(app: typer.Typer) -> None:
         if len(stories) > 1:
             err.print(t("story.ambiguous", language, cid=correlation_id), style="yellow")
             for cid in stories:
-                err.print(f"  {cid}")
+                err.print(f"  {markup_shown(cid)}")
             raise typer.Exit(2)
         story = build_story(found, stories[0])
         if json_out:
             for event in story.events():
-                typer.echo(as_json(event))
+                typer.echo(json_shown(as_json(event)))
             return
         # a file or a pipe gets whole lines; a terminal its own width
         width = None if sys.stdout.isatty() else PIPE_WIDTH

@@ -13,7 +13,7 @@ from rich.tree import Tree
 from cli.facts import type_name
 from cli.i18n import Lang, labels, t
 from cli.keyfacts import key_fact
-from cli.render import LOUD_TYPES, SERVICE_STYLES, brief, service_of, short, verb_of
+from cli.render import LOUD_TYPES, SERVICE_STYLES, brief, service_of, short, shown, verb_of
 
 if TYPE_CHECKING:
     from cli.story import StoryNode
@@ -61,7 +61,7 @@ def _label(node: StoryNode, lang: Lang, root: bool) -> Text:
         text.append(f"+{took(node.elapsed)}", style=style)
     text.append(" ")
     service = service_of(e)
-    text.append(service, style=SERVICE_STYLES.get(service, ""))
+    text.append(shown(service), style=SERVICE_STYLES.get(service, ""))
     text.append(" ")
     verb = verb_of(e)
     if verb == "command":
@@ -69,21 +69,22 @@ def _label(node: StoryNode, lang: Lang, root: bool) -> Text:
     name_style = LOUD_TYPES.get(e.type, "bold")
     if verb == "rejected":
         name_style = "bold red"
-    text.append(type_name(e.type, lang), style=name_style)
+    text.append(shown(type_name(e.type, lang)), style=name_style)
     if e.subject:
-        text.append(f"  {brief(e.subject)}", style="cyan dim")
+        text.append(f"  {shown(brief(e.subject))}", style="cyan dim")
     fact = key_fact(e.type, e.data, lang)
     if fact:
-        text.append(f"  {fact}")
+        text.append(f"  {shown(fact)}")
     if root and verb != "command" and e.causationid:
-        text.append(f"  ({t('story.orphan', lang)}: {short(e.causationid)})", style="dim")
+        orphan = f"  ({t('story.orphan', lang)}: {shown(short(e.causationid))})"
+        text.append(orphan, style="dim")
     return text
 
 
 def story_tree(story: StoryNode, lang: Lang) -> Tree:
     """The tree under a title naming the story, its size and how long it took."""
     events = story.events()
-    title = Text(t("story.title", lang, cid=story.correlation_id), style="bold")
+    title = Text(t("story.title", lang, cid=shown(story.correlation_id)), style="bold")
     if events:
         first = min(e.timestamp for e in events)
         last = max(e.timestamp for e in events)

@@ -18,7 +18,7 @@ from rich.console import Console
 from cli.events import Event, as_json, follow, skipped_note
 from cli.i18n import DEFAULT_LANG, Lang, labels, t
 from cli.options import BootstrapOption, LangOption, check_lang, default_bootstrap
-from cli.render import event_line
+from cli.render import event_line, json_shown
 from cli.topics import events_topics, intake_topics
 
 labels(
@@ -78,7 +78,7 @@ async def run_tail(
             if not matches(event, types, subject, correlation):
                 continue
             if json_out:
-                sys.stdout.write(as_json(event) + "\n")
+                sys.stdout.write(json_shown(as_json(event)) + "\n")
                 sys.stdout.flush()
             else:
                 console.print(event_line(event, lang), soft_wrap=True, highlight=False)

@@ -51,10 +51,10 @@ def _docs(*, check: bool) -> int:
 
 
 def _down() -> None:
-    found = current()
+    found, folder = current(), run_dir()  # asked after `down`, run_dir() would make it again
     stopped = down()
     print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
-    print(f"deleted: {run_dir()} (pids, logs and throwaway data)")
+    print(f"deleted: {folder} (pids, logs and throwaway data)")
     if found is not None and found.persistent and found.data is not None:
         print(f"kept:    {found.data} (`scripts/infra reset` deletes it)")
 

@@ -3,7 +3,8 @@ the run folder records of the servers started from it, and which of them are ali
 
 import json
 import os
-import tempfile
+import stat
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,11 +64,56 @@ class Current:
 
 
 def run_dir() -> Path:
-    """Pids, configuration, logs and throwaway data: outside the clone."""
+    """Pids, configuration, logs and throwaway data: outside the clone, in a folder only
+    its user may enter (created 0700, refused otherwise: another user could read the
+    logs or replace a pid file and have `down` signal their process). `STATION_INFRA_DIR`;
+    else `$XDG_RUNTIME_DIR/county-station` when that is the user's own private folder;
+    else `$XDG_STATE_HOME/county-station/run` (`~/.local/state/county-station/run`)."""
     configured = os.environ.get("STATION_INFRA_DIR")
     if configured:
-        return Path(configured).resolve()
-    return Path(tempfile.gettempdir()) / f"county-station-infra-{os.getuid()}"
+        return private_dir(Path(configured).resolve())
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and _private(Path(runtime)):
+        return private_dir(Path(runtime) / "county-station")
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return private_dir(Path(state) / "county-station" / "run")
+
+
+def _private(folder: Path) -> bool:
+    try:
+        found = folder.lstat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(found.st_mode)
+        and found.st_uid == os.getuid()
+        and stat.S_IMODE(found.st_mode) & 0o077 == 0
+    )
+
+
+def private_dir(folder: Path) -> Path:
+    """`folder`, created 0700 if missing; InfraError if it is not a folder of this user's
+    that only they may read, write and enter."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)  # whatever the umask
+    found = folder.lstat()
+    if not stat.S_ISDIR(found.st_mode):
+        raise InfraError(f"the run folder {folder} is not a folder (a link or a file)")
+    if found.st_uid != os.getuid():
+        raise InfraError(
+            f"the run folder {folder} belongs to uid {found.st_uid}, not to you "
+            f"(uid {os.getuid()}): set STATION_INFRA_DIR to a folder of your own"
+        )
+    mode = stat.S_IMODE(found.st_mode)
+    if mode & 0o077:
+        raise InfraError(
+            f"the run folder {folder} has mode {mode:04o}: others may read its logs or "
+            f"replace its pid files; `chmod 700 {folder}` if what is in it is yours, "
+            "or remove it"
+        )
+    return folder
 
 
 def data_dir() -> Path:
@@ -129,11 +175,24 @@ def postgresql_port(ep: Endpoints) -> int:
 
 
 def read_pid(name: str) -> int | None:
+    """The pid in the run folder's `<name>.pid` if that process is alive; None without
+    one. A pid file that is a link or not this user's is refused: signalling the pid
+    another user wrote there would stop their choice of process."""
     pid_file = run_dir() / f"{name}.pid"
     try:
-        pid = int(pid_file.read_text())
-    except (FileNotFoundError, ValueError):
+        fd = os.open(pid_file, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
         return None
+    except OSError as exc:  # ELOOP: a symbolic link
+        raise InfraError(f"{pid_file} is not a plain file: {exc.strerror}") from None
+    with os.fdopen(fd) as opened:
+        owner = os.fstat(opened.fileno()).st_uid
+        if owner != os.getuid():
+            raise InfraError(f"{pid_file} belongs to uid {owner}, not to you: not used")
+        try:
+            pid = int(opened.read())
+        except ValueError:
+            return None
     return pid if pid_alive(pid) else None
 
 

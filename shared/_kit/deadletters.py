@@ -6,6 +6,10 @@ DLQ headers push past the broker's size limit. Those get a copy without the valu
 without the original headers), saying what was left out; if even that is refused, the
 record's coordinates and why are stored in the `undeliverable` collection. Either way
 the partition goes on. Outages are raised, so the caller retries.
+
+The reason (`x-dlq-error`, the log line, the `undeliverable` entry) is an exception's
+text, which may quote the record: phone and ID numbers in it are masked. The copy's
+key, value and headers are not touched (the contract wants them byte for byte).
 """
 
 from collections.abc import Callable
@@ -17,6 +21,7 @@ from aiokafka.structs import ConsumerRecord
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared._kit.clock import Clock
+from shared._kit.masking import mask_text
 from shared._kit.metrics import PlatformMetrics
 from shared._kit.topics import dlq_topic
 
@@ -25,10 +30,19 @@ MAX_ERROR_BYTES = 4000
 Header = tuple[str, bytes]
 
 
+def masked_error(error: str) -> str:
+    """The reason's text as it may be kept: masked, then cut to `MAX_ERROR_BYTES` (masked
+    first, so the cut never leaves the start of a number unmasked)."""
+    # a margin longer than any number masked, so one cut in two is masked whole
+    return (
+        mask_text(error[: MAX_ERROR_BYTES + 32]).encode()[:MAX_ERROR_BYTES].decode(errors="ignore")
+    )
+
+
 def _reason_headers(record: ConsumerRecord[bytes, bytes], reason: str, error: str) -> list[Header]:
     return [
         ("x-dlq-reason", reason.encode()),
-        ("x-dlq-error", error.encode()[:MAX_ERROR_BYTES]),
+        ("x-dlq-error", masked_error(error).encode()),
         ("x-dlq-original-topic", record.topic.encode()),
         ("x-dlq-original-partition", str(record.partition).encode()),
         ("x-dlq-original-offset", str(record.offset).encode()),
@@ -114,7 +128,7 @@ class DeadLetters:
                     "key": (record.key or b"")[:1024],
                     "value_bytes": len(record.value or b""),
                     "headers": {k: v.decode(errors="replace") for k, v in why},
-                    "dlq_error": error[:MAX_ERROR_BYTES],
+                    "dlq_error": masked_error(error),
                     "at": self.clock.now(),
                 }
             },
@@ -132,5 +146,5 @@ class DeadLetters:
             partition=record.partition,
             offset=record.offset,
             reason=reason,
-            error=error[:MAX_ERROR_BYTES],
+            error=masked_error(error),
         )

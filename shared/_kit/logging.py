@@ -1,8 +1,9 @@
 """structlog, configured once: JSON lines off a TTY, colour console on one.
 
 The standard library's loggers (FastStream, aiokafka, uvicorn, pymongo) go through the
-same processors, so an operator reads one stream in one format. Phone and ID-card
-numbers are masked before anything is written.
+same processors, so an operator reads one stream in one format. Residents' data is masked
+before anything is written (shared/_kit/masking.py): personal fields by their names, phone
+and ID-card numbers wherever they sit, tracebacks included.
 """
 
 import logging
@@ -15,25 +16,32 @@ from typing import Any, TextIO
 
 import structlog
 
+from shared._kit.masking import mask_fields, mask_rendered
 from shared._kit.settings import LogFormat
 
-# Mainland mobile numbers (11 digits from 1[3-9]) and resident ID numbers (17 digits + check).
-_ID_CARD = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-# both need eleven digits in a row: most lines have none and are written as they are
-_LONG_NUMBER = re.compile(r"[0-9]{11}")
+# what a terminal obeys rather than shows: controls (an ESC sequence recolours, moves the
+# cursor, retitles the window; a C1 CSI is ESC [ in one byte) and the bidi controls that
+# reorder what is read; JSON escapes C0 itself, so in a JSON line DEL, C1 and bidi remain
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS_LEFT_BY_JSON = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def _mask(text: str) -> str:
-    if _LONG_NUMBER.search(text) is None:
-        return text
-    return _PHONE.sub(r"\1****\2", _ID_CARD.sub(r"\1********\2", text))
+def controls_dropped(_logger: Any, _method: str, event_dict: Any) -> Any:
+    """structlog processor, before the console renderer: a text field from an event (a
+    subject, a reason) is shown, never obeyed by the terminal (other values are written
+    as their repr, which escapes them)."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and _CONTROLS.search(value) is not None:
+            event_dict[key] = _CONTROLS.sub("", value)
+    return event_dict
 
 
-def mask_personal_numbers(_logger: Any, _method: str, line: Any) -> Any:
-    """structlog processor, after the renderer: mask phone and ID-card numbers in the line
-    as written (one pass over one string, whatever field or nesting they came in)."""
-    return _mask(line) if isinstance(line, str) else line
+def controls_escaped(_logger: Any, _method: str, line: Any) -> Any:
+    """structlog processor, after the JSON renderer: DEL, C1 and bidi controls written as
+    `\\u` escapes, as JSON writes C0 (the same value, harmless on a terminal)."""
+    if not isinstance(line, str) or _CONTROLS_LEFT_BY_JSON.search(line) is None:
+        return line
+    return _CONTROLS_LEFT_BY_JSON.sub(lambda found: f"\\u{ord(found.group()):04x}", line)
 
 
 # lines held to be written together (see `lines_together`), per task
@@ -102,14 +110,22 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
         structlog.processors.format_exc_info
         if json_lines
         else structlog.processors.StackInfoRenderer(),
+        mask_fields,
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_lines
-        else structlog.dev.ConsoleRenderer(colors=True)
+        # a handler's locals hold residents' records: a traceback shows the code, not them
+        else structlog.dev.ConsoleRenderer(
+            colors=True, exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+        )
     )
+    # JSON lines carry the traceback as a field, masked with the others; the console
+    # renderer draws it from the exception, so its whole line is masked once more
+    before: list[structlog.types.Processor] = [] if json_lines else [controls_dropped]
+    after: list[structlog.types.Processor] = [controls_escaped] if json_lines else [mask_rendered]
     structlog.configure(
-        processors=[*shared, renderer, mask_personal_numbers],
+        processors=[*shared, *before, renderer, *after],
         logger_factory=_stderr_logger,
         wrapper_class=structlog.make_filtering_bound_logger(level.lower()),
         cache_logger_on_first_use=True,
@@ -120,8 +136,9 @@ def configure_logging(*, service: str, level: str = "INFO", fmt: LogFormat = "au
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *before,
                 renderer,
-                mask_personal_numbers,
+                *after,
             ],
         )
     )

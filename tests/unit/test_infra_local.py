@@ -1,13 +1,16 @@
 """The local infrastructure's defaults and the stack's restart policy, without servers."""
 
 import asyncio
+import os
+import stat
 import sys
 from pathlib import Path
 
 import pytest
 
-from infra import supervise
-from infra.places import Endpoints, data_dir
+from infra import places, supervise
+from infra.places import Endpoints, data_dir, read_pid, run_dir
+from infra.servers import InfraError
 from infra.supervise import MAX_START_FAILURES, Supervised, restart_delay
 from tests.support import eventually
 
@@ -127,3 +130,112 @@ async def test_a_ready_service_that_dies_is_restarted_until_stopped(
     assert [e["signal"] for e in restarting] == ["SIGKILL"] * len(pids)
     assert [e["attempt"] for e in restarting] == list(range(1, len(pids) + 1))
     assert [e["delay_s"] for e in restarting[:3]] == [0.01, 0.02, 0.04]
+
+
+@pytest.fixture
+def no_run_dir_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No STATION_INFRA_DIR or XDG_RUNTIME_DIR; XDG_STATE_HOME in a fresh folder."""
+    monkeypatch.delenv("STATION_INFRA_DIR", raising=False)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_the_run_folder_is_private_and_not_at_a_shared_guessable_path(
+    no_run_dir_variables: Path,
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        folder = run_dir()
+    finally:
+        os.umask(previous)
+
+    assert folder == no_run_dir_variables / "state" / "county-station" / "run"
+    assert _mode(folder) == 0o700
+    assert folder.lstat().st_uid == os.getuid()
+    assert run_dir() == folder, "found again as it is"
+
+
+def test_the_run_folder_is_under_xdg_runtime_dir_only_when_that_is_private(
+    no_run_dir_variables: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = no_run_dir_variables / "runtime"
+    runtime.mkdir(mode=0o700)
+    runtime.chmod(0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert run_dir() == runtime / "county-station"
+
+    runtime.chmod(0o755)
+    assert run_dir() == no_run_dir_variables / "state" / "county-station" / "run"
+
+
+def test_station_infra_dir_still_wins_and_is_made_private(
+    no_run_dir_variables: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = no_run_dir_variables / "deep" / "mine"
+    monkeypatch.setenv("STATION_INFRA_DIR", str(mine))
+
+    assert run_dir() == mine
+    assert _mode(mine) == 0o700
+
+
+def test_a_run_folder_others_may_enter_or_of_another_user_is_refused_and_left_alone(
+    no_run_dir_variables: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = no_run_dir_variables / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)
+    monkeypatch.setenv("STATION_INFRA_DIR", str(shared))
+
+    with pytest.raises(InfraError, match=r"mode 0755: others may read .* `chmod 700 "):
+        run_dir()
+    assert _mode(shared) == 0o755, "not changed behind the user's back"
+
+    shared.chmod(0o700)
+    real_uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: real_uid + 1)
+    with pytest.raises(InfraError, match=rf"belongs to uid {real_uid}, not to you"):
+        run_dir()
+
+
+def test_a_link_or_a_file_in_place_of_the_run_folder_is_refused(
+    no_run_dir_variables: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = no_run_dir_variables / "state" / "county-station"
+    state.mkdir(parents=True)
+    elsewhere = no_run_dir_variables / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (state / "run").symlink_to(elsewhere)
+
+    with pytest.raises(InfraError, match="not a folder"):
+        run_dir()
+
+    (state / "run").unlink()
+    (state / "run").write_text("")
+    with pytest.raises(InfraError, match="not a folder"):
+        run_dir()
+
+
+def test_pid_files_are_read_only_when_they_are_the_users_own_plain_files(
+    no_run_dir_variables: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = run_dir()
+    (folder / "kafka.pid").write_text(str(os.getpid()))
+    assert read_pid("kafka") == os.getpid()
+    assert read_pid("ferretdb") is None, "no pid file: nothing running"
+
+    planted = no_run_dir_variables / "planted.pid"
+    planted.write_text(str(os.getpid()))
+    (folder / "ferretdb.pid").symlink_to(planted)
+    with pytest.raises(InfraError, match="not a plain file"):
+        read_pid("ferretdb")
+
+    real_uid = os.getuid()
+    monkeypatch.setattr(places, "run_dir", lambda: folder)
+    monkeypatch.setattr(os, "getuid", lambda: real_uid + 1)
+    with pytest.raises(InfraError, match=rf"belongs to uid {real_uid}, not to you"):
+        read_pid("kafka")

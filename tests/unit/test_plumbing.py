@@ -11,7 +11,8 @@ from infra.local import _cluster_id
 from infra.stack import LINE_LIMIT, read_lines
 from infra.topics import contract_topics
 from shared import stable_id
-from shared._kit.logging import HELD_AT_MOST, mask_personal_numbers
+from shared._kit.logging import HELD_AT_MOST
+from shared._kit.masking import MASKED, mask_text
 from shared._kit.startup import redact
 from shared._kit.topics import dlq_topic
 
@@ -50,6 +51,7 @@ structlog.get_logger("station.outreach").info(
     "household_registered",
     phone="13812345678",
     members=[{"name": "Wu", "note": "ID 330102193601011234, call 15900001111"}],
+    reason="ID 330102193601011234, call 15900001111",
     order="ORD-2026060312345",
     amount_yuan=21000,
 )
@@ -71,7 +73,8 @@ def test_phone_and_id_card_numbers_are_masked_in_every_line_written() -> None:
     assert ours["service"] == "outreach"
     assert ours["level"] == "info"
     assert ours["phone"] == "138****5678"
-    assert ours["members"] == [{"name": "Wu", "note": "ID 330102********1234, call 159****1111"}]
+    assert ours["members"] == [{"name": "W*", "note": "ID " + MASKED}], "masked by its name"
+    assert ours["reason"] == "ID 330102********1234, call 159****1111"
     assert ours["order"] == "ORD-2026060312345"
     assert ours["amount_yuan"] == 21000
     assert theirs["event"] == "peer 139****5678 gone"
@@ -82,7 +85,7 @@ def test_phone_and_id_card_numbers_are_masked_in_every_line_written() -> None:
 
 def test_numbers_that_are_not_phones_are_left_alone() -> None:
     for line in ('{"order": "ORD-2026060312345"}', '{"at_ms": 1795920000000}', "no digits"):
-        assert mask_personal_numbers(None, "info", line) == line
+        assert mask_text(line) == line
 
 
 def test_cluster_ids_have_kafkas_shape() -> None:
