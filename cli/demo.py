@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.rule import Rule
 
@@ -139,7 +140,7 @@ async def _play(
             seconds = loop.time() - started
             progress.console.print(f"  [bold green]{t('demo.done', lang, seconds=seconds)}[/]")
             return Outcome(story, stage.correlation, ok=True, seconds=seconds)
-        progress.console.print(f"  [bold red]✗ {error}[/]")
+        progress.console.print(f"  [bold red]✗ {escape(error)}[/]")
         return Outcome(
             story, stage.correlation, ok=False, seconds=loop.time() - started, error=error
         )

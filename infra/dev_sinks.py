@@ -40,10 +40,11 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from shared._kit.masking import mask_text
+
 Log = Callable[[dict[str, Any]], None]
 Reply = tuple[int, dict[str, Any]]
 # phone numbers in any spelling: 7 or more digits, with the separators people write
-_NUMBER = re.compile(r"\+?\d[\d\s()-]{5,}\d")
 _ADDRESS = re.compile(r"[^\s@<>,;:\"]+@[^\s@<>,;:\"]+")
 REASONS = {
     200: "OK",
@@ -60,20 +61,15 @@ MAX_LINE = 8 * 1024
 FAULTS_FLAG = "DEV_SINKS_FAULTS"
 
 
-def _masked_number(found: re.Match[str]) -> str:
-    digits = [c for c in found.group() if c.isdigit()]
-    return "".join(digits[:3]) + "*" * max(0, len(digits) - 7) + "".join(digits[-4:])
-
-
 def _masked_address(found: re.Match[str]) -> str:
     local, _, domain = found.group().rpartition("@")
     return f"{local[:1]}***@{domain}"
 
 
 def mask(text: str) -> str:
-    """Phone numbers with all but their first three and last four digits hidden, e-mail
+    """Phone and ID numbers masked as the services' logs mask them (every spelling), e-mail
     addresses with all but the first letter of their local part."""
-    return _NUMBER.sub(_masked_number, _ADDRESS.sub(_masked_address, text))
+    return mask_text(_ADDRESS.sub(_masked_address, text))
 
 
 def masked_message(message: dict[str, Any]) -> dict[str, Any]:

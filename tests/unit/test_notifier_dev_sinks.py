@@ -50,8 +50,11 @@ async def test_messages_are_listed_masked_and_kept_whole_in_process() -> None:
 
 def test_masking_covers_numbers_in_any_spelling() -> None:
     assert mask("13812345678") == "138****5678"
-    assert mask("0571-87654321") == "057*****4321"
-    assert mask("+86 138 1234 5678") == "861******5678"
+    assert mask("0571-87654321") == "0571-****4321"
+    assert mask("+86 138 1234 5678") == "+86 138****5678"
+    assert (
+        mask("\uff11\uff13\uff18\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18") == "138****5678"
+    )
     assert mask("w@station.internal") == "w***@station.internal"
 
 
