@@ -11,6 +11,23 @@ rules use `shared.testing`.
 from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
 from shared._kit.envelope import stable_id
+from shared._kit.fields import (
+    Age,
+    Day,
+    Distinct,
+    EmailAddress,
+    Id,
+    Kilograms,
+    Moment,
+    Name,
+    PhoneNumber,
+    ShortText,
+    SignedKilograms,
+    Text,
+    Yuan,
+    bounded,
+    distinct_by,
+)
 from shared._kit.messages import Command, Fact, Reason, Rejected, State, Timer
 from shared._kit.packing import packed_list
 from shared._kit.runtime import Runtime
@@ -18,19 +35,34 @@ from shared._kit.server import Service
 from shared._kit.settings import Port, ServiceSettings, settings_for
 
 __all__ = [
+    "Age",
     "AggregateStore",
     "Change",
     "Command",
     "Context",
+    "Day",
+    "Distinct",
+    "EmailAddress",
     "Fact",
+    "Id",
+    "Kilograms",
+    "Moment",
+    "Name",
+    "PhoneNumber",
     "Port",
     "Reason",
     "Rejected",
     "Runtime",
     "Service",
     "ServiceSettings",
+    "ShortText",
+    "SignedKilograms",
     "State",
+    "Text",
     "Timer",
+    "Yuan",
+    "bounded",
+    "distinct_by",
     "packed_list",
     "settings_for",
     "stable_id",
