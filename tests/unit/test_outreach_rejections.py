@@ -41,7 +41,7 @@ async def stocked() -> tuple[Scenario[OutreachSettings], m.VisitAssigned]:
         household("wu", B2),
         volunteer("v1", [B1], max_open=1),
         volunteer("v2", [B1]),
-        volunteer("officer-lu", [B2], org="police", max_open=0),
+        volunteer("officer-lu", [B2], org="police", max_open=1),
         home_request("req-1", B2, [TOMORROW]),
     )
     outcome = await sc.when(warning("w-1", business_types=["catering"], blocks=[B1]))
