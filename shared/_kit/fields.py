@@ -77,11 +77,13 @@ def _lines(value: object) -> object:
     return _clean(value, keep_newlines=True)
 
 
-Name = Annotated[str, BeforeValidator(_line), StringConstraints(min_length=1, max_length=NAME_MAX)]
+# the constraints first, so the cleaning runs before them and a too long text is told so
+# in characters (after a validator, pydantic would check a generic length in "items")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX), BeforeValidator(_line)]
 ShortText = Annotated[
-    str, BeforeValidator(_line), StringConstraints(min_length=1, max_length=SHORT_TEXT_MAX)
+    str, StringConstraints(min_length=1, max_length=SHORT_TEXT_MAX), BeforeValidator(_line)
 ]
-Text = Annotated[str, BeforeValidator(_lines), StringConstraints(min_length=1, max_length=TEXT_MAX)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), BeforeValidator(_lines)]
 
 # separators people write numbers with; anything else in a phone number is refused
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
