@@ -191,6 +191,11 @@ class HomeServiceCompleted(Fact, type="outreach.home_service_completed", subject
 
 UNKNOWN_BLOCK = Reason("unknown_block", "a block that is not `block-01` … `block-18`")
 NO_BLOCKS = Reason("no_blocks", "a volunteer serving no block")
+ROSTER_FULL = Reason(
+    "roster_full",
+    "a new volunteer, or a larger maximum, past what the roster holds (volunteers or slots)",
+)
+BLOCK_FULL = Reason("block_full", "a new household in a block that holds as many as it may")
 UNKNOWN_SCHEME = Reason("unknown_scheme", "a fraud scheme that is not in the catalogue")
 EMPTY_TARGET = Reason(
     "empty_target", "a warning naming no business type, no minimum age and not all households"
@@ -219,6 +224,8 @@ FINDINGS_WITHOUT_VISIT = Reason(
 )
 NO_PREFERRED_DATES = Reason("no_preferred_dates", "a home-service request without a date")
 DATE_IN_THE_PAST = Reason("date_in_the_past", "a preferred date before today (local time)")
+DATE_TOO_FAR = Reason("date_too_far", "a preferred date further ahead than bookings are taken")
+AGENDA_FULL = Reason("agenda_full", "the agenda holds as many future bookings as it may")
 NO_OFFICER = Reason("no_officer_available", "no police volunteer is registered")
 NO_ROOM = Reason("no_room", "no officer has room on any day within the booking horizon")
 REQUEST_ALREADY_MADE = Reason("request_already_made", "a home-service request id used before")
