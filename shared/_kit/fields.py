@@ -104,6 +104,8 @@ def normalise_phone(value: str) -> str:
         text, international = text[4:], True
     elif text.startswith("86") and len(text) == 13:
         text, international = text[2:], True
+    if text.startswith("+"):
+        raise ValueError("not a Chinese number: the only country code taken is +86")
     if not text.isascii() or not text.isdigit():
         raise ValueError("a phone number has only digits, +86 and separators")
     if _MOBILE.fullmatch(text):
@@ -170,7 +172,7 @@ def _once_each(keys: list[Any], what: str) -> None:
     # the values are already bounded, so naming the repeated one stays short
     repeated = [key for key, count in Counter(keys).items() if count > 1]
     if repeated:
-        raise ValueError(f"lists the same {what} twice: {repeated[0]!r}")
+        raise ValueError(f"lists the same {what} twice: {str(repeated[0])!r}")
 
 
 def _distinct(values: list[T]) -> list[T]:
