@@ -14,9 +14,11 @@ from typing import Any
 import bson
 import pytest
 
+from services.enterprise import messages as em
+from services.enterprise import state as enterprise_state
 from services.enterprise.catalogue import CATALOGUE, ControlCategory
 from services.enterprise.messages import STORAGE_MAX
-from services.enterprise.state import EnterpriseState
+from services.enterprise.state import AlertState, EnterpriseState
 from services.mediation.messages import (
     BLOCKS_MAX,
     CATEGORIES,
@@ -43,6 +45,7 @@ from services.outreach.vocabulary import MEMBERS_MAX, all_blocks
 from shared import State
 from shared._kit.fields import ID_MAX, NAME_MAX, SHORT_TEXT_MAX, TEXT_MAX
 from shared.testing import Scenario
+from tests.unit.test_enterprise_rules import inventory, placed, seeded
 from tests.unit.test_outreach_builders import home_request, household, scenario, volunteer
 
 MIB = 1024 * 1024
@@ -198,6 +201,60 @@ def test_the_largest_enterprise_mediator_and_case_stay_small() -> None:
     assert MEMBERS_MAX * (NAME_MAX * 4 + 64) < MIB // 4, "a household's members too"
 
 
+def test_the_busiest_alert_and_recipient_stay_far_below_16_mib() -> None:
+    def transfer(status: str) -> dict[str, Any]:
+        return {
+            "transfer_id": an_id(36),
+            "to_enterprise_id": an_id(),
+            "to_name": text(NAME_MAX),
+            "quantity_kg": 12345678.912,
+            "distance_km": 49.99,
+            "status": status,
+            "delivered_kg": 12345678.912,
+        }
+
+    half = enterprise_state.MAX_TRANSFERS_PER_ALERT // 2
+    alert = AlertState.model_validate(
+        {
+            "alert_id": an_id(36),
+            "enterprise_id": an_id(),
+            "cas": an_id(),
+            "surplus_kg": 1e8,
+            "excluded": [an_id() for _ in range(enterprise_state.MAX_TRANSFERS_PER_ALERT)],
+            "transfers": {an_id(36): transfer("declined") for _ in range(half)},
+            "pending": {
+                an_id(128): {
+                    "quantity_kg": 1e8,
+                    "reason": "declined",
+                    "intents": [transfer("proposed") for _ in range(half)],
+                }
+            },
+        }
+    )
+    promise = {"cas": an_id(), "quantity_kg": 1e8, "alert_id": an_id(36)}
+    recipient = EnterpriseState.model_validate(
+        {
+            "enterprise_id": an_id(),
+            "name": text(NAME_MAX),
+            "address": text(SHORT_TEXT_MAX),
+            "location": {"lat": 0, "lon": 0},
+            "licences": list(ControlCategory),
+            "liaison_officer": {"name": text(NAME_MAX), "phone": "13800000000", "officer_id": "o"},
+            "contact": {"name": text(NAME_MAX), "phone": "13800000000"},
+            "promises": {
+                an_id(36): {**promise, "from_enterprise_id": an_id()}
+                for _ in range(enterprise_state.MAX_OPEN_PROMISES)
+            },
+        }
+    )
+
+    sizes = [bson_size("alert", alert), bson_size("recipient", recipient)]
+
+    assert max(sizes) < MIB, sizes
+    assert alert.transfers_left == 0
+    assert not recipient.takes_promises
+
+
 # -- the caps are business rules: refused with their own reason, nothing changed ---------
 
 
@@ -271,3 +328,34 @@ async def _roster(sc: Scenario[OutreachSettings]) -> RosterState:
     found = await sc.state("roster", "roster", RosterState)
     assert found is not None
     return found
+
+
+async def test_an_alert_plans_no_more_transfers_than_its_cap_and_escalates_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(enterprise_state, "MAX_TRANSFERS_PER_ALERT", 1)
+    sc = await seeded()
+
+    bought = await sc.when(inventory("leather", "purchase", 30_000))
+
+    assert placed(bought.one(em.RedistributionProposed)) == [("chem-a", 6_000)]
+    escalated = bought.one(em.RedistributionEscalated)
+    assert (escalated.unallocated_kg, escalated.reason) == (4_000, "no_eligible_recipient")
+
+
+async def test_a_recipient_with_its_fill_of_promises_is_passed_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sc = await seeded()
+    await sc.given(inventory("chem-far", "purchase", 31_000))  # chem-far's own alert: 1,000 kg
+    monkeypatch.setattr(enterprise_state, "MAX_OPEN_PROMISES", 1)
+
+    bought = await sc.when(inventory("leather", "purchase", 30_000))
+
+    # chem-b, nearest to chem-far, holds its one promise: without the cap it would take
+    # 4,000 kg of leather's surplus after chem-a, with it nobody else can
+    assert placed(bought.one(em.RedistributionProposed)) == [("chem-a", 6_000)]
+    assert bought.one(em.RedistributionEscalated).unallocated_kg == 4_000
+    chem_b = await sc.state("enterprises", "chem-b", EnterpriseState)
+    assert chem_b is not None
+    assert len(chem_b.promises) == 1
