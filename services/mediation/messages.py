@@ -295,6 +295,10 @@ class DeadlinesDue(Timer, type="mediation.deadlines_due"):
 UNKNOWN_CASE = Reason("unknown_case", "no case has that id")
 UNKNOWN_MEDIATOR = Reason("unknown_mediator", "the mediator is not registered")
 UNKNOWN_CATEGORY = Reason("unknown_category", "the dispute category is not in the list")
+WAITING_LIST_FULL = Reason(
+    "waiting_list_full",
+    "a new dispute nobody with room can take while as many cases as the list holds wait",
+)
 DISPUTE_ALREADY_REPORTED = Reason(
     "dispute_already_reported", "a case is already open for that dispute_id"
 )

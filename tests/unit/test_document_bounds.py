@@ -19,6 +19,8 @@ from services.enterprise import state as enterprise_state
 from services.enterprise.catalogue import CATALOGUE, ControlCategory
 from services.enterprise.messages import STORAGE_MAX
 from services.enterprise.state import AlertState, EnterpriseState
+from services.mediation import mediators
+from services.mediation.app import SERVICE as MEDIATION
 from services.mediation.messages import (
     BLOCKS_MAX,
     CATEGORIES,
@@ -26,7 +28,7 @@ from services.mediation.messages import (
     PARTIES_MAX,
     TERMS_MAX,
 )
-from services.mediation.state import CaseState, MediatorState
+from services.mediation.state import CaseState, MediatorState, WaitingList
 from services.outreach import domain, homeservice, roster
 from services.outreach.settings import OutreachSettings
 from services.outreach.state import (
@@ -46,6 +48,7 @@ from shared import State
 from shared._kit.fields import ID_MAX, NAME_MAX, SHORT_TEXT_MAX, TEXT_MAX
 from shared.testing import Scenario
 from tests.unit.test_enterprise_rules import inventory, placed, seeded
+from tests.unit.test_mediation_rules import dispute, lu
 from tests.unit.test_outreach_builders import home_request, household, scenario, volunteer
 
 MIB = 1024 * 1024
@@ -255,6 +258,26 @@ def test_the_busiest_alert_and_recipient_stay_far_below_16_mib() -> None:
     assert not recipient.takes_promises
 
 
+def test_the_longest_waiting_list_stays_far_below_16_mib() -> None:
+    waiting = WaitingList.model_validate(
+        {
+            "cases": [
+                {
+                    "case_id": f"case-{an_id(59)}",
+                    "category": "construction_payment",
+                    "urgency": "normal",
+                    "opened_at": AT,
+                }
+                for _ in range(mediators.MAX_WAITING)
+            ]
+        }
+    )
+
+    size = bson_size("waiting", waiting)
+
+    assert size < STATE_BUDGET, f"{size / MIB:.1f} MiB"
+
+
 # -- the caps are business rules: refused with their own reason, nothing changed ---------
 
 
@@ -359,3 +382,20 @@ async def test_a_recipient_with_its_fill_of_promises_is_passed_over(
     chem_b = await sc.state("enterprises", "chem-b", EnterpriseState)
     assert chem_b is not None
     assert len(chem_b.promises) == 1
+
+
+async def test_a_dispute_past_the_waiting_list_cap_is_refused_as_waiting_list_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mediators, "MAX_WAITING", 1)
+    sc = Scenario(MEDIATION)
+    await sc.given(lu(), dispute("first", "family"))  # Lü takes no family dispute: it waits
+
+    second = await sc.when(dispute("second", "family"))
+    replayed = await sc.when(dispute("first", "family"))
+    taken = await sc.when(dispute("wages", "labour_wage"))
+
+    assert second.rejected == "waiting_list_full"
+    assert await sc.state("cases", "case-second", CaseState) is None
+    assert replayed.rejected == "dispute_already_reported", "an existing case is not refused"
+    assert taken.rejected is None, "a dispute a mediator with room takes does not wait"
