@@ -91,6 +91,16 @@ class CoverageGapDetected(Fact, type="outreach.coverage_gap_detected", subject="
     households_unassigned: int
 
 
+class VisitsNotPlanned(Fact, type="outreach.visits_not_planned", subject="campaign_id"):
+    """Households of a campaign in a block that get no visit because the block keeps as
+    many visits as it may (an addition): the least urgent of them, by priority."""
+
+    campaign_id: str
+    block: str
+    households_not_visited: int
+    reason: Literal["block_full"]
+
+
 class VisitCompleted(Fact, type="outreach.visit_completed", subject="visit_id"):
     """A visit was reported (whatever its outcome); the volunteer's slot is free again.
 

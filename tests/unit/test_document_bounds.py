@@ -29,10 +29,12 @@ from services.mediation.messages import (
     TERMS_MAX,
 )
 from services.mediation.state import CaseState, MediatorState, WaitingList
-from services.outreach import domain, homeservice, roster
+from services.outreach import domain, homeservice, roster, visits
+from services.outreach import messages as om
 from services.outreach.settings import OutreachSettings
 from services.outreach.state import (
     AgendaState,
+    BlockVisitsState,
     Booking,
     HomeServiceState,
     HouseholdState,
@@ -49,7 +51,13 @@ from shared._kit.fields import ID_MAX, NAME_MAX, SHORT_TEXT_MAX, TEXT_MAX
 from shared.testing import Scenario
 from tests.unit.test_enterprise_rules import inventory, placed, seeded
 from tests.unit.test_mediation_rules import dispute, lu
-from tests.unit.test_outreach_builders import home_request, household, scenario, volunteer
+from tests.unit.test_outreach_builders import (
+    home_request,
+    household,
+    scenario,
+    volunteer,
+    warning,
+)
 
 MIB = 1024 * 1024
 # the inbox and outbox share the document (shared/_kit/aggregates.py): the state must
@@ -278,6 +286,54 @@ def test_the_longest_waiting_list_stays_far_below_16_mib() -> None:
     assert size < STATE_BUDGET, f"{size / MIB:.1f} MiB"
 
 
+def test_the_fullest_block_of_visits_stays_far_below_16_mib() -> None:
+    cap = visits.MAX_VISITS_PER_BLOCK
+    records = [
+        {
+            "visit_id": f"{BLOCKS[-1]}/{an_id(20)}",
+            "campaign_id": an_id(36),
+            "household_id": an_id(),
+            "priority": 10**6,
+            "status": "not_home",
+            "volunteer_id": an_id(),
+            "due_by": AT,
+            "attempts": 2,
+            "not_before": AT,
+            "avoid": an_id(),
+            "reported_by": an_id(),
+            "closed_at": AT,
+        }
+        for _ in range(cap)
+    ]
+    # every visit of a campaign of its own; two notes of freed slots for each
+    refs = [
+        {
+            "campaign_id": r["campaign_id"],
+            "scheme": "impersonate_police_procuratorate",
+            "severity": "high",
+            "topics": ["impersonate_police_procuratorate"],
+            "launched_at": AT,
+        }
+        for r in records
+    ]
+    notes = [
+        {"key": an_id(128), "at": AT, "volunteer_id": an_id(), "count": 100} for _ in range(2 * cap)
+    ]
+    state = BlockVisitsState.model_validate(
+        {
+            "block": BLOCKS[-1],
+            "campaigns": refs,
+            "visits": records,
+            "notes": notes,
+            "summary": {"not_home": cap},
+        }
+    )
+
+    size = bson_size(BLOCKS[-1], state)
+
+    assert size < STATE_BUDGET, f"{size / MIB:.1f} MiB"
+
+
 # -- the caps are business rules: refused with their own reason, nothing changed ---------
 
 
@@ -399,3 +455,28 @@ async def test_a_dispute_past_the_waiting_list_cap_is_refused_as_waiting_list_fu
     assert await sc.state("cases", "case-second", CaseState) is None
     assert replayed.rejected == "dispute_already_reported", "an existing case is not refused"
     assert taken.rejected is None, "a dispute a mediator with room takes does not wait"
+
+
+async def test_visits_past_the_block_cap_are_not_planned_lowest_priority_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(visits, "MAX_VISITS_PER_BLOCK", 3)
+    sc = scenario()
+    await sc.given(
+        household("young", "block-01", ages=(30,)),
+        household("old", "block-01", ages=(85,)),
+        household("alone", "block-01", ages=(80,), alone=True),
+        volunteer("v1", ["block-01"], max_open=10),
+    )
+    await sc.given(warning("w-1", scheme="fake_loan", all_households=True, blocks=["block-01"]))
+
+    second = await sc.when(warning("w-2", scheme="fake_refund", min_age=60, blocks=["block-01"]))
+
+    assert second.of(om.VisitAssigned) == []
+    dropped = second.one(om.VisitsNotPlanned)
+    assert (dropped.block, dropped.households_not_visited) == ("block-01", 2)
+    block = await sc.state("visits_block-01", "block-01", BlockVisitsState)
+    assert block is not None
+    assert len(block.visits) == 3
+    roster_now = await _roster(sc)
+    assert roster_now.volunteers[0].open_visits == 3, "no slot stays reserved for them"
