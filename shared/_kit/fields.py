@@ -12,8 +12,9 @@ contain and in what range it lies, and a value outside is refused with the field
   full-width digits, `(010) 1234 5678`), normalised to `13812345678` or `010-12345678`.
 - `EmailAddress`: one address, nothing else (no display name, no second recipient, no
   line break), normalised by `email-validator`.
-- `Kilograms`, `Yuan`, `Age`, `Day`, `Moment`: quantities, money, ages, dates and times
-  within the ranges the station's work can have.
+- `Kilograms` (`SignedKilograms` where the rules refuse the sign), `Yuan`, `Age`, `Day`,
+  `Moment`: quantities, money, ages, dates and times within the ranges the station's work
+  can have.
 - `bounded(n)` caps a list; `Distinct` and `distinct_by(key)` refuse a list naming the
   same thing twice.
 """
@@ -176,12 +177,9 @@ def _once_each(keys: list[Any], what: str) -> None:
 
 
 def _distinct(values: list[T]) -> list[T]:
-    _once_each(list(map(repr, values)) if values and not _hashable(values) else values, "entry")
+    plain = all(isinstance(v, str | int | float | date) for v in values)
+    _once_each(values if plain else [repr(v) for v in values], "entry")
     return values
-
-
-def _hashable(values: list[Any]) -> bool:
-    return all(isinstance(v, str | int | float | date) for v in values)
 
 
 Distinct = AfterValidator(_distinct)
