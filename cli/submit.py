@@ -85,7 +85,8 @@ def register(app: typer.Typer) -> None:
             err.print(t("submit.refused", language, path=exc.path), style="bold red")
             for p in exc.problems:
                 err.print(
-                    f"  {exc.path}:{p.line}: [bold]{p.where}[/]: {escape(p.message)}",
+                    f"  {escape(exc.path)}:{p.line}: "
+                    f"[bold]{escape(p.where)}[/]: {escape(p.message)}",
                     highlight=False,
                 )
             raise typer.Exit(2) from None

@@ -12,8 +12,21 @@ from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
 from shared._kit.envelope import stable_id
 from shared._kit.fields import (
+    Age,
+    Day,
+    Distinct,
     EmailAddress,
+    Id,
+    Kilograms,
+    Moment,
+    Name,
     PhoneNumber,
+    ShortText,
+    SignedKilograms,
+    Text,
+    Yuan,
+    bounded,
+    distinct_by,
 )
 from shared._kit.messages import Command, Fact, Reason, Rejected, State, Timer
 from shared._kit.packing import packed_list
@@ -22,12 +35,19 @@ from shared._kit.server import Service
 from shared._kit.settings import Port, ServiceSettings, settings_for
 
 __all__ = [
+    "Age",
     "AggregateStore",
     "Change",
     "Command",
     "Context",
+    "Day",
+    "Distinct",
     "EmailAddress",
     "Fact",
+    "Id",
+    "Kilograms",
+    "Moment",
+    "Name",
     "PhoneNumber",
     "Port",
     "Reason",
@@ -35,8 +55,14 @@ __all__ = [
     "Runtime",
     "Service",
     "ServiceSettings",
+    "ShortText",
+    "SignedKilograms",
     "State",
+    "Text",
     "Timer",
+    "Yuan",
+    "bounded",
+    "distinct_by",
     "packed_list",
     "settings_for",
     "stable_id",

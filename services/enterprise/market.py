@@ -25,11 +25,14 @@ def as_candidate(state: EnterpriseState, cas: str) -> Candidate:
         name=state.name,
         location=Location(state.location.lat, state.location.lon),
         licences=frozenset(state.licences),
+        # a recipient holding as many open promises as it may has no room for another
         room_kg=room_kg(
             capacity_kg=state.storage.get(cas, 0.0),
             stock_kg=state.stock.get(cas, 0.0),
             promised_kg=promised,
-        ),
+        )
+        if state.takes_promises
+        else 0.0,
         unmet_demand_kg=unmet_demand_kg(demand_kg=state.demand.get(cas, 0.0), promised_kg=promised),
     )
 

@@ -90,13 +90,15 @@ def plan_redistribution(
     candidates: Iterable[Candidate],
     max_distance_km: float,
     excluded: Set[str] = frozenset(),
+    max_transfers: int | None = None,
 ) -> Plan:
     """Place a surplus with licensed enterprises nearby that need it and have room.
 
     Eligible: not the source, not excluded (declined before), licensed for every control
     category of the chemical, with unmet demand and room, within `max_distance_km`.
     Nearest first (ties: smallest enterprise_id), each given at most min(unmet demand,
-    room); never more than the surplus in all. What cannot be placed is `unallocated_kg`.
+    room); never more than the surplus in all, to at most `max_transfers` recipients.
+    What cannot be placed is `unallocated_kg`.
     """
     eligible = sorted(
         (
@@ -114,6 +116,8 @@ def plan_redistribution(
     transfers: list[Placement] = []
     for distance, c in eligible:
         if remaining <= 0 or distance > max_distance_km:
+            break
+        if max_transfers is not None and len(transfers) >= max_transfers:
             break
         quantity = kg(min(remaining, c.room_kg, c.unmet_demand_kg))
         transfers.append(Placement(c.enterprise_id, c.name, quantity, round(distance, 2)))

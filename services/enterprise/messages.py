@@ -5,17 +5,35 @@ key). `docs/contract.md` and `docs/asyncapi/enterprise.json` are generated from 
 """
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.enterprise.catalogue import ControlCategory
-from shared import Command, Fact, Reason, Timer
+from shared import (
+    Command,
+    Day,
+    Distinct,
+    Fact,
+    Id,
+    Kilograms,
+    Name,
+    PhoneNumber,
+    Reason,
+    ShortText,
+    SignedKilograms,
+    Timer,
+    bounded,
+    distinct_by,
+)
 
 Movement = Literal["purchase", "consumption", "sale", "stocktake"]
 # what moved stock in an inventory_changed: a declared movement, or the service itself
 StockChange = Movement | Literal["registration", "transfer_out", "transfer_in"]
 EscalationReason = Literal["no_eligible_recipient", "declined", "expired"]
+
+# the chemicals one enterprise may be permitted to store (the catalogue is far smaller)
+STORAGE_MAX = 50
 
 
 class _Part(BaseModel):
@@ -28,17 +46,17 @@ class GeoPoint(_Part):
 
 
 class Person(_Part):
-    name: str = Field(min_length=1)
-    phone: str = Field(min_length=1)
+    name: Name
+    phone: PhoneNumber
 
 
 class LiaisonOfficer(Person):
-    officer_id: str = Field(min_length=1)
+    officer_id: Id
 
 
 class PermittedStorage(_Part):
-    cas: str = Field(min_length=1)
-    capacity_kg: float = Field(ge=0)
+    cas: Id
+    capacity_kg: Kilograms
 
 
 class ProposedTransfer(_Part):
@@ -50,14 +68,14 @@ class ProposedTransfer(_Part):
 
 
 class _Registration(_Part):
-    enterprise_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    address: str = Field(min_length=1)
+    enterprise_id: Id
+    name: Name
+    address: ShortText
     location: GeoPoint
-    licences: list[ControlCategory]
+    licences: Annotated[list[ControlCategory], bounded(len(ControlCategory)), Distinct]
     liaison_officer: LiaisonOfficer
     contact: Person
-    storage: list[PermittedStorage] = []
+    storage: Annotated[list[PermittedStorage], bounded(STORAGE_MAX), distinct_by("cas")] = []
 
 
 # -- commands on enterprise.intake ------------------------------------------------------
@@ -72,37 +90,36 @@ class RegisterEnterprise(
 class DeclareInventory(Command, type="enterprise.declare_inventory", subject="enterprise_id"):
     """A stock movement: purchase or stocktake raise it, consumption or sale lower it."""
 
-    enterprise_id: str = Field(min_length=1)
-    cas: str = Field(min_length=1)
+    enterprise_id: Id
+    cas: Id
     movement: Movement
-    # the sign is checked by the rules, so a negative quantity gets its own reason
-    quantity_kg: float
-    reference: str | None = None
+    quantity_kg: SignedKilograms
+    reference: ShortText | None = None
 
 
 class DeclareDemand(Command, type="enterprise.declare_demand", subject="enterprise_id"):
     """An open demand for a chemical; replaces the previous one for that chemical."""
 
-    enterprise_id: str = Field(min_length=1)
-    cas: str = Field(min_length=1)
-    quantity_kg: float
-    needed_by: date | None = None
+    enterprise_id: Id
+    cas: Id
+    quantity_kg: SignedKilograms
+    needed_by: Day | None = None
 
 
 class RespondToTransfer(Command, type="enterprise.respond_to_transfer", subject="transfer_id"):
     """The recipient accepts or declines a proposed transfer."""
 
-    transfer_id: str = Field(min_length=1)
-    enterprise_id: str = Field(min_length=1)
+    transfer_id: Id
+    enterprise_id: Id
     accepted: bool
-    reason: str | None = None
+    reason: ShortText | None = None
 
 
 class ConfirmDelivery(Command, type="enterprise.confirm_delivery", subject="transfer_id"):
     """An accepted transfer was delivered (at most what was promised)."""
 
-    transfer_id: str = Field(min_length=1)
-    delivered_kg: float
+    transfer_id: Id
+    delivered_kg: SignedKilograms
 
 
 # -- facts on enterprise.events ---------------------------------------------------------

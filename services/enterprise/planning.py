@@ -87,12 +87,17 @@ def reserve(
     """
     if state is None:
         return None
-    granted = reservable_kg(
-        wanted_kg=intent.quantity_kg,
-        capacity_kg=state.storage.get(cas, 0.0),
-        stock_kg=state.stock.get(cas, 0.0),
-        demand_kg=state.demand.get(cas, 0.0),
-        promised_kg=state.promised_kg(cas),
+    # a full recipient (planned on an older view of it) grants nothing; the alert re-plans
+    granted = (
+        0.0
+        if not state.takes_promises
+        else reservable_kg(
+            wanted_kg=intent.quantity_kg,
+            capacity_kg=state.storage.get(cas, 0.0),
+            stock_kg=state.stock.get(cas, 0.0),
+            demand_kg=state.demand.get(cas, 0.0),
+            promised_kg=state.promised_kg(cas),
+        )
     )
     promises = dict(state.promises)
     if granted > 0:

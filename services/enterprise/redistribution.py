@@ -106,6 +106,7 @@ class Redistribution:
                 candidates=candidates,
                 max_distance_km=self.max_distance_km,
                 excluded=frozenset(current.excluded),
+                max_transfers=current.transfers_left,
             )
             transfer_ids = {
                 t.to_enterprise_id: ctx.derive(f"transfer:{t.to_enterprise_id}")

@@ -14,6 +14,14 @@ from services.enterprise.messages import (
 )
 from shared import State
 
+# An enterprise and an alert are one document each, grown by other enterprises' alerts and
+# by re-plans: at most this many open promises to one recipient (a full one gets no more
+# until deliveries end some) and transfers in one alert (the rest is escalated). At these
+# caps and the command bounds both stay far below MongoDB's 16 MiB
+# (tests/unit/test_document_bounds.py).
+MAX_OPEN_PROMISES = 1_000
+MAX_TRANSFERS_PER_ALERT = 1_000
+
 
 class Promise(State):
     """Quantity promised to a recipient by one transfer and not yet delivered."""
@@ -43,6 +51,10 @@ class EnterpriseState(State):
     demand: dict[str, float] = Field(default_factory=dict)
     promises: dict[str, Promise] = Field(default_factory=dict)
     open_alerts: dict[str, OpenAlert] = Field(default_factory=dict)
+
+    @property
+    def takes_promises(self) -> bool:
+        return len(self.promises) < MAX_OPEN_PROMISES
 
     def promised_kg(self, cas: str) -> float:
         """What is promised to this enterprise for `cas` and not yet delivered."""
@@ -81,6 +93,12 @@ class AlertState(State):
     redistributed_kg: float = 0.0
     escalated_kg: float = 0.0
     escalations: int = 0
+
+    @property
+    def transfers_left(self) -> int:
+        """How many more transfers this alert may plan (pending intents count)."""
+        planned = len(self.transfers) + sum(len(p.intents) for p in self.pending.values())
+        return max(0, MAX_TRANSFERS_PER_ALERT - planned)
 
     def open_kg(self) -> float:
         """Promised by transfers still proposed or accepted."""

@@ -41,6 +41,13 @@ class MediationHandlers:
     async def report_dispute(self, cmd: ReportDispute, ctx: Context) -> None:
         """A reported dispute opens a case (assigned on case_opened)."""
         new = domain.reported_case(cmd, now=ctx.now(), slas=self.slas)
+        waiting = await self.store.waiting_list()
+        if mediators.is_full(waiting):
+            mediators.check_room_to_wait(
+                waiting,
+                reported_before=await self.store.cases.load(new.case_id) is not None,
+                takers=sum(m.has_room for m in await self.store.candidates(new, fresh=True)),
+            )
         await self._open(new, ctx, resolved_on_site=False)
 
     async def dispute_detected(self, found: DisputeDetected, ctx: Context) -> None:

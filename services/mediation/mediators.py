@@ -7,7 +7,13 @@ mediator's own state, so the store's compare-and-set makes it exclusive.
 from services.mediation import messages as m
 from services.mediation.domain import category_or_reject
 from services.mediation.state import CaseState, MediatorState, WaitingCase, WaitingList
-from shared import Change
+from shared import Change, Rejected
+
+# The waiting list is one document (read whole when a slot frees up), so it holds at most
+# this many cases: a reported dispute that would join it then is refused
+# (waiting_list_full), one found on a visit is escalated to the station without joining.
+# At the cap it stays far below MongoDB's 16 MiB (tests/unit/test_document_bounds.py).
+MAX_WAITING = 10_000
 
 
 def register_mediator(
@@ -46,10 +52,27 @@ def release(state: MediatorState | None, case_id: str) -> Change[MediatorState] 
     return Change(state.model_copy(update={"active_cases": kept}))
 
 
+def is_full(waiting: WaitingList) -> bool:
+    return len(waiting.cases) >= MAX_WAITING
+
+
+def check_room_to_wait(waiting: WaitingList, *, reported_before: bool, takers: int) -> None:
+    """Refuses a new dispute that would have to wait while the waiting list is full (one a
+    mediator with room can take passes, as does a replay of one already reported)."""
+    if is_full(waiting) and not reported_before and takers == 0:
+        raise Rejected(
+            m.WAITING_LIST_FULL,
+            f"{len(waiting.cases)} cases wait for a mediator and nobody with room takes "
+            "this category: register mediators first",
+        )
+
+
 def listed(state: WaitingList | None, case: CaseState) -> Change[WaitingList] | None:
-    """The case joins the waiting list (once)."""
+    """The case joins the waiting list (once, and only while it has room)."""
     current = state or WaitingList()
     if any(c.case_id == case.case_id for c in current.cases):
+        return None
+    if is_full(current):
         return None
     entry = WaitingCase(
         case_id=case.case_id,

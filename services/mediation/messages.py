@@ -6,11 +6,25 @@ key). Every fact about a case is keyed by the case, so a case's story is read in
 """
 
 from datetime import date, datetime
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared import Command, Fact, Reason, Timer
+from shared import (
+    Command,
+    Day,
+    Distinct,
+    Fact,
+    Id,
+    Moment,
+    Name,
+    PhoneNumber,
+    Reason,
+    ShortText,
+    Text,
+    Timer,
+    bounded,
+)
 
 Category = Literal[
     "construction_payment",
@@ -37,6 +51,11 @@ ResolvedHow = Literal["agreement_fulfilled", "resolved_on_site"]
 AssignmentReason = Literal["urgent_station_full_time", "serves_block", "lowest_load"]
 
 CATEGORY_NOTE = "one of " + ", ".join(CATEGORIES) + " (else refused: unknown_category)"
+PARTIES_MAX = 20
+TERMS_MAX = 20
+BLOCKS_MAX = 100
+# a mediator's caseload: the slots are kept as a list of case ids in their document
+MAX_ACTIVE_CASES = 100
 
 
 class _Part(BaseModel):
@@ -44,9 +63,9 @@ class _Part(BaseModel):
 
 
 class Party(_Part):
-    name: str = Field(min_length=1)
+    name: Name
     role: PartyRole
-    phone: str | None = None
+    phone: PhoneNumber | None = None
 
 
 class CaseParty(_Part):
@@ -60,9 +79,9 @@ class CaseParty(_Part):
 class Term(_Part):
     """One obligation of an agreement: who does what, by when."""
 
-    party: str = Field(min_length=1)
-    obligation: str = Field(min_length=1)
-    due_date: date
+    party: Name
+    obligation: ShortText
+    due_date: Day
 
 
 # -- commands on mediation.intake -------------------------------------------------------
@@ -71,65 +90,70 @@ class Term(_Part):
 class RegisterMediator(Command, type="mediation.register_mediator", subject="mediator_id"):
     """Register a mediator, or update a registration (the cases they hold stay theirs)."""
 
-    mediator_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    mediator_id: Id
+    name: Name
     kind: MediatorKind
-    specialties: list[str] = Field(min_length=1, description=f"categories, each {CATEGORY_NOTE}")
-    blocks: list[str] = Field(default_factory=list)
-    phone: str = Field(min_length=1)
-    max_active_cases: int = Field(ge=0)
+    specialties: Annotated[list[Id], bounded(len(CATEGORIES)), Distinct] = Field(
+        min_length=1, description=f"categories, each {CATEGORY_NOTE}"
+    )
+    blocks: Annotated[list[Id], bounded(BLOCKS_MAX), Distinct] = Field(default_factory=list)
+    phone: PhoneNumber
+    max_active_cases: int = Field(ge=1, le=MAX_ACTIVE_CASES)
 
 
 class ReportDispute(Command, type="mediation.report_dispute", subject="dispute_id"):
     """A dispute reported at the window, on the hotline or by a police call: a case opens."""
 
-    dispute_id: str = Field(min_length=1)
+    # its case is `case-<dispute_id>`, itself an id of at most 64 characters
+    dispute_id: Annotated[Id, Field(max_length=59)]
     source: DisputeSource
-    category: str = Field(min_length=1, description=CATEGORY_NOTE)
-    parties: list[Party] = Field(min_length=1)
-    description: str
-    block: str | None = None
+    category: Id = Field(description=CATEGORY_NOTE)
+    parties: Annotated[list[Party], bounded(PARTIES_MAX)] = Field(min_length=1)
+    description: Text
+    block: Id | None = None
     urgency: Urgency = "normal"
 
 
 class RecordSession(Command, type="mediation.record_session", subject="case_id"):
     """A session held by the case's mediator: an agreement (with terms), none, or adjourned."""
 
-    case_id: str = Field(min_length=1)
-    mediator_id: str = Field(min_length=1)
-    held_at: AwareDatetime
+    case_id: Id
+    mediator_id: Id
+    held_at: Moment
     outcome: SessionOutcome
-    terms: list[Term] | None = None
-    notes: str | None = None
+    terms: Annotated[list[Term], bounded(TERMS_MAX)] | None = None
+    notes: Text | None = None
 
 
 class CheckObligation(Command, type="mediation.check_obligation", subject="case_id"):
     """A follow-up (回访): was the agreement's term `term_index` (from 0) fulfilled?"""
 
-    case_id: str = Field(min_length=1)
-    term_index: int
+    case_id: Id
+    term_index: int = Field(ge=0, lt=TERMS_MAX)
     fulfilled: bool
-    checked_at: AwareDatetime
+    checked_at: Moment
 
 
 # -- what mediation reads from outreach.events (tolerant reader) ------------------------
 
 
+# Tolerant of what it does not need (unknown roles, fields added later), but what it stores
+# in the case is bounded like a reported dispute: a fact past them goes to the DLQ.
 class VisitParty(_Part):
-    name: str
-    role: str | None = None
+    name: Name
+    role: ShortText | None = None
 
 
 class DisputeDetected(Fact, type="outreach.dispute_detected", subject="visit_id"):
     """A dispute found on a door-knocking visit: a case opens (and resolves at once when it
     was settled on the spot)."""
 
-    visit_id: str
-    household_id: str | None = None
-    block: str | None = None
-    category: str
-    parties: list[VisitParty] = Field(default_factory=list)
-    description: str = ""
+    visit_id: Id
+    household_id: Id | None = None
+    block: Id | None = None
+    category: Id
+    parties: Annotated[list[VisitParty], bounded(PARTIES_MAX)] = Field(default_factory=list)
+    description: Text | Literal[""] = ""
     resolved_on_site: bool = False
 
 
@@ -271,6 +295,10 @@ class DeadlinesDue(Timer, type="mediation.deadlines_due"):
 UNKNOWN_CASE = Reason("unknown_case", "no case has that id")
 UNKNOWN_MEDIATOR = Reason("unknown_mediator", "the mediator is not registered")
 UNKNOWN_CATEGORY = Reason("unknown_category", "the dispute category is not in the list")
+WAITING_LIST_FULL = Reason(
+    "waiting_list_full",
+    "a new dispute nobody with room can take while as many cases as the list holds wait",
+)
 DISPUTE_ALREADY_REPORTED = Reason(
     "dispute_already_reported", "a case is already open for that dispute_id"
 )

@@ -5,13 +5,14 @@ wrong one is refused with its own reason (`unknown_block`, `unknown_scheme`) rat
 as invalid data.
 """
 
-from datetime import date
+from typing import Annotated
 
 from pydantic import Field
 
 from services.outreach.vocabulary import (
     BLOCK_NOTE,
     SCHEME_NOTE,
+    Blocks,
     Channel,
     Findings,
     HomeService,
@@ -20,10 +21,13 @@ from services.outreach.vocabulary import (
     ServicePerson,
     Severity,
     Target,
+    Topics,
     VisitOutcome,
     VolunteerProfile,
 )
-from shared import Command, Timer
+from shared import Command, Day, Id, Name, ShortText, Text, Timer, Yuan, bounded
+
+PREFERRED_DATES_MAX = 10
 
 
 class RegisterHousehold(
@@ -41,35 +45,35 @@ class RegisterVolunteer(
 class IssueFraudWarning(Command, type="outreach.issue_fraud_warning", subject="warning_id"):
     """A fraud warning: a door-knocking campaign to the households it targets."""
 
-    warning_id: str = Field(min_length=1)
-    scheme: str = Field(description=SCHEME_NOTE)
-    title: str
-    description: str
+    warning_id: Id
+    scheme: Id = Field(description=SCHEME_NOTE)
+    title: ShortText
+    description: Text
     target: Target
-    blocks: list[str] = Field(default_factory=list, description="empty: every block")
+    blocks: Blocks = Field(default_factory=list, description="empty: every block")
     severity: Severity
-    issued_by: str
+    issued_by: Name
 
 
 class ReportFraudAttempt(Command, type="outreach.report_fraud_attempt", subject="report_id"):
     """A fraud attempt someone reported (dissuaded or not); clusters launch campaigns."""
 
-    report_id: str = Field(min_length=1)
-    scheme: str = Field(description=SCHEME_NOTE)
-    block: str = Field(description=BLOCK_NOTE)
-    household_id: str | None = None
+    report_id: Id
+    scheme: Id = Field(description=SCHEME_NOTE)
+    block: Id = Field(description=BLOCK_NOTE)
+    household_id: Id | None = None
     channel: Channel
-    amount_at_risk_yuan: int = Field(ge=0)
+    amount_at_risk_yuan: Yuan
     dissuaded: bool
 
 
 class ReportVisit(Command, type="outreach.report_visit", subject="visit_id"):
     """The volunteer a visit is assigned to reports it, once per assignment."""
 
-    visit_id: str = Field(min_length=1)
-    volunteer_id: str = Field(min_length=1)
+    visit_id: Id
+    volunteer_id: Id
     outcome: VisitOutcome
-    topics_covered: list[str] = Field(default_factory=list)
+    topics_covered: Topics = Field(default_factory=list)
     findings: Findings | None = Field(
         default=None, description="only on a completed visit (else: findings_without_visit)"
     )
@@ -78,13 +82,13 @@ class ReportVisit(Command, type="outreach.report_visit", subject="visit_id"):
 class RequestHomeService(Command, type="outreach.request_home_service", subject="request_id"):
     """A home visit by an officer (ID card, residence registration) on a preferred day."""
 
-    request_id: str = Field(min_length=1)
+    request_id: Id
     service: HomeService
     person: ServicePerson
     requested_by: Requester
-    address: str = Field(min_length=1)
-    block: str = Field(description=BLOCK_NOTE)
-    preferred_dates: list[date] = Field(
+    address: ShortText
+    block: Id = Field(description=BLOCK_NOTE)
+    preferred_dates: Annotated[list[Day], bounded(PREFERRED_DATES_MAX)] = Field(
         description="at least one, none before today (else: no_preferred_dates, date_in_the_past)"
     )
 
@@ -92,9 +96,9 @@ class RequestHomeService(Command, type="outreach.request_home_service", subject=
 class CompleteHomeService(Command, type="outreach.complete_home_service", subject="request_id"):
     """The booked officer did the home service."""
 
-    request_id: str = Field(min_length=1)
-    officer_id: str = Field(min_length=1)
-    notes: str | None = None
+    request_id: Id
+    officer_id: Id
+    notes: Text | None = None
 
 
 class BlockDue(Timer, type="outreach.block_due", subject="block"):

@@ -50,11 +50,29 @@ def scheme_or_reject(scheme: str) -> str:
 # -- the registry -----------------------------------------------------------------------
 
 
+# A block's registry is one document (a campaign reads a block's households in one
+# read), so a block holds at most this many: at the command bounds the document stays far
+# below MongoDB's 16 MiB (tests/unit/test_document_bounds.py); the county seat's blocks
+# have about 2,000 each.
+MAX_HOUSEHOLDS_PER_BLOCK = 4_000
+
+
 def register_household(
-    state: HouseholdState | None, cmd: RegisterHousehold, blocks: Blocks
+    state: HouseholdState | None,
+    cmd: RegisterHousehold,
+    blocks: Blocks,
+    registry: RegistryState | None,
 ) -> Change[HouseholdState]:
-    """A household, or a new registration of it (which may move it to another block)."""
+    """A household, or a new registration of it (which may move it to another block);
+    refused when it would be one more in a full block (`registry`: that block's index)."""
     blocks.check(cmd.block)
+    listed = registry is not None and any(
+        e.household_id == cmd.household_id for e in registry.households
+    )
+    if not listed and registry is not None and registry.size >= MAX_HOUSEHOLDS_PER_BLOCK:
+        raise Rejected(
+            m.BLOCK_FULL, f"{cmd.block} holds {MAX_HOUSEHOLDS_PER_BLOCK} households already"
+        )
     moved_from = state.block if state is not None and state.block != cmd.block else None
     household = HouseholdState(**cmd.model_dump(), previous_block=moved_from)
     return Change(household, [m.HouseholdRegistered(**cmd.model_dump())])

@@ -45,8 +45,14 @@ class OutreachHandlers:
 
     async def register_household(self, cmd: RegisterHousehold, ctx: Context) -> None:
         """A household joins the registry (or changes): its block's index follows."""
+        # read before the household is written, so a full block refuses it and changes
+        # nothing; registrations racing on other partitions may pass the cap by a few,
+        # which its margin below 16 MiB absorbs
+        registry = await self.store.registry.load(cmd.block)
         applied = await self.store.households.apply(
-            cmd.household_id, ctx, lambda s: domain.register_household(s, cmd, self.blocks)
+            cmd.household_id,
+            ctx,
+            lambda s: domain.register_household(s, cmd, self.blocks, registry),
         )
         household: HouseholdState | None = applied.state
         assert household is not None

@@ -16,6 +16,12 @@ from services.outreach.commands import CompleteHomeService, RequestHomeService
 from services.outreach.state import AgendaState, Booking, HomeServiceState, RosterEntry
 from shared import Change, Rejected
 
+# Bookings are taken this far ahead at most, and the agenda (one document, so that a
+# day's last slot is taken once) holds at most this many from today on: at the command
+# bounds it stays far below MongoDB's 16 MiB (tests/unit/test_document_bounds.py).
+DAYS_AHEAD = 90
+MAX_BOOKINGS = 20_000
+
 
 @dataclass(frozen=True)
 class BookingRule:
@@ -30,6 +36,10 @@ def check_dates(cmd: RequestHomeService, today: date) -> list[date]:
     past = [d for d in cmd.preferred_dates if d < today]
     if past:
         raise Rejected(m.DATE_IN_THE_PAST, f"{past[0]} is before today ({today})")
+    last = today + timedelta(days=DAYS_AHEAD)
+    far = [d for d in cmd.preferred_dates if d > last]
+    if far:
+        raise Rejected(m.DATE_TOO_FAR, f"{far[0]} is after {last} ({DAYS_AHEAD} days ahead)")
     return sorted(set(cmd.preferred_dates))
 
 
@@ -81,6 +91,8 @@ def book(
     if requested_before or any(b.request_id == cmd.request_id for b in agenda.bookings):
         raise Rejected(m.REQUEST_ALREADY_MADE, f"{cmd.request_id} was requested before")
     current = [b for b in agenda.bookings if b.day >= today]
+    if len(current) >= MAX_BOOKINGS:
+        raise Rejected(m.AGENDA_FULL, f"{len(current)} bookings from today on already")
     slot = find_slot(current, officers, preferred, rule)
     booking = Booking(day=slot.day, officer_id=slot.officer.volunteer_id, request_id=cmd.request_id)
     return Change(agenda.model_copy(update={"bookings": [*current, booking]}))

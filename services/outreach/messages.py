@@ -91,6 +91,16 @@ class CoverageGapDetected(Fact, type="outreach.coverage_gap_detected", subject="
     households_unassigned: int
 
 
+class VisitsNotPlanned(Fact, type="outreach.visits_not_planned", subject="campaign_id"):
+    """Households of a campaign in a block that get no visit because the block keeps as
+    many visits as it may (an addition): the least urgent of them, by priority."""
+
+    campaign_id: str
+    block: str
+    households_not_visited: int
+    reason: Literal["block_full"]
+
+
 class VisitCompleted(Fact, type="outreach.visit_completed", subject="visit_id"):
     """A visit was reported (whatever its outcome); the volunteer's slot is free again.
 
@@ -191,6 +201,11 @@ class HomeServiceCompleted(Fact, type="outreach.home_service_completed", subject
 
 UNKNOWN_BLOCK = Reason("unknown_block", "a block that is not `block-01` … `block-18`")
 NO_BLOCKS = Reason("no_blocks", "a volunteer serving no block")
+ROSTER_FULL = Reason(
+    "roster_full",
+    "a new volunteer, or a larger maximum, past what the roster holds (volunteers or slots)",
+)
+BLOCK_FULL = Reason("block_full", "a new household in a block that holds as many as it may")
 UNKNOWN_SCHEME = Reason("unknown_scheme", "a fraud scheme that is not in the catalogue")
 EMPTY_TARGET = Reason(
     "empty_target", "a warning naming no business type, no minimum age and not all households"
@@ -219,6 +234,8 @@ FINDINGS_WITHOUT_VISIT = Reason(
 )
 NO_PREFERRED_DATES = Reason("no_preferred_dates", "a home-service request without a date")
 DATE_IN_THE_PAST = Reason("date_in_the_past", "a preferred date before today (local time)")
+DATE_TOO_FAR = Reason("date_too_far", "a preferred date further ahead than bookings are taken")
+AGENDA_FULL = Reason("agenda_full", "the agenda holds as many future bookings as it may")
 NO_OFFICER = Reason("no_officer_available", "no police volunteer is registered")
 NO_ROOM = Reason("no_room", "no officer has room on any day within the booking horizon")
 REQUEST_ALREADY_MADE = Reason("request_already_made", "a home-service request id used before")

@@ -25,6 +25,14 @@ from services.outreach.state import (
 )
 from shared import Change, Rejected
 
+# The roster is one document (reservations are one compare-and-set over every volunteer),
+# so what it holds is capped: entries (one per volunteer) and reserved quotas, which are
+# at most one per slot, since a reservation raises open visits only up to the maximum.
+# At these caps the largest roster the command bounds allow stays far below MongoDB's
+# 16 MiB (tests/unit/test_document_bounds.py); the county's 2,000 volunteers fit.
+MAX_VOLUNTEERS = 2_500
+MAX_SLOTS = 50_000
+
 
 def roster_or_empty(state: RosterState | None) -> RosterState:
     return state if state is not None else RosterState()
@@ -46,6 +54,7 @@ def register(
     served = sorted({blocks.check(block) for block in cmd.blocks})
     roster = roster_or_empty(state)
     before = entry(roster, cmd.volunteer_id)
+    check_room(roster, cmd, before)
     updated = RosterEntry(
         **cmd.model_dump(exclude={"blocks"}),
         blocks=served,
@@ -55,6 +64,27 @@ def register(
     volunteers = sorted([*others, updated], key=lambda v: v.volunteer_id)
     fact = m.VolunteerRegistered(**updated.model_dump())
     return Change(roster.model_copy(update={"volunteers": volunteers}), [fact])
+
+
+def _slots(volunteer: RosterEntry) -> int:
+    # visits held past a lowered maximum still hold their slots (and their quotas)
+    return max(volunteer.max_open_visits, volunteer.open_visits)
+
+
+def check_room(roster: RosterState, cmd: RegisterVolunteer, before: RosterEntry | None) -> None:
+    """Refuses a registration past the roster's caps (an update that adds nothing passes)."""
+    if before is None and len(roster.volunteers) >= MAX_VOLUNTEERS:
+        raise Rejected(m.ROSTER_FULL, f"the roster holds {MAX_VOLUNTEERS} volunteers already")
+    others = sum(_slots(v) for v in roster.volunteers if v.volunteer_id != cmd.volunteer_id)
+    held = before.open_visits if before is not None else 0
+    wanted = others + max(cmd.max_open_visits, held)
+    grows = before is None or wanted > others + _slots(before)
+    if grows and wanted > MAX_SLOTS:
+        raise Rejected(
+            m.ROSTER_FULL,
+            f"max_open_visits {cmd.max_open_visits} would take the roster to {wanted} slots "
+            f"(at most {MAX_SLOTS}); {MAX_SLOTS - others} are left",
+        )
 
 
 def loads(volunteers: Sequence[RosterEntry]) -> list[Load]:

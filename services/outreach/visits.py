@@ -27,6 +27,12 @@ from shared import Change, Fact, Rejected
 
 MAX_ATTEMPTS = 2  # a visit is re-assigned once (not at home, overdue), then closed
 NOTES_KEPT = timedelta(days=7)  # a replay of the step that left a note comes sooner
+# A block's visits are one document (a campaign writes 18 documents, not 36,000), so it
+# keeps at most this many: a campaign's visits past them, lowest priority first, are not
+# planned (`visits_not_planned`). Three county-wide campaigns a month over the county
+# seat's blocks of about 2,000 households fit; at the cap the state stays under 8 MiB,
+# leaving room for the outbox of a campaign's facts (tests/unit/test_document_bounds.py).
+MAX_VISITS_PER_BLOCK = 6_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,15 @@ def next_check(state: BlockVisitsState | None) -> datetime | None:
     return min((t for t in times if t is not None), default=None)
 
 
+def kept(visits: Sequence[VisitRecord], *, now: datetime, policy: VisitPolicy) -> list[VisitRecord]:
+    """The visits a block keeps: open ones, and those closed in the last `keep_closed`."""
+    return [
+        v
+        for v in visits
+        if v.status in OPEN_STATUSES or (v.closed_at and now - v.closed_at <= policy.keep_closed)
+    ]
+
+
 def finish(
     state: BlockVisitsState,
     *,
@@ -94,18 +109,14 @@ def finish(
 ) -> BlockVisitsState:
     """The block after a change: closed visits past the 30 days dropped, old notes and
     campaigns without visits dropped, the summary counted again."""
-    kept = [
-        v
-        for v in visits
-        if v.status in OPEN_STATUSES or (v.closed_at and now - v.closed_at <= policy.keep_closed)
-    ]
-    live = {v.campaign_id for v in kept}
+    kept_visits = kept(visits, now=now, policy=policy)
+    live = {v.campaign_id for v in kept_visits}
     summary: dict[str, int] = {}
-    for v in kept:
+    for v in kept_visits:
         summary[v.status] = summary.get(v.status, 0) + 1
     return state.model_copy(
         update={
-            "visits": kept,
+            "visits": kept_visits,
             "campaigns": [c for c in (refs or state.campaigns) if c.campaign_id in live],
             "notes": [n for n in [*state.notes, *notes] if now - n.at <= NOTES_KEPT],
             "tally": tally or state.tally,
@@ -202,10 +213,22 @@ def create(
         for p in planned
     ]
     new = [v for v in new if v.visit_id not in known]
+    # `planned` comes highest priority first: what does not fit is the least urgent
+    room = max(0, MAX_VISITS_PER_BLOCK - len(kept(current.visits, now=now, policy=policy)))
+    new, dropped = new[:room], new[room:]
     refs = {c.campaign_id: c for c in current.campaigns} | {ref.campaign_id: ref}
     changed, facts, unused = _hand_out(
         current, new, quotas, names, key=key, now=now, policy=policy, refs=refs
     )
+    if dropped:
+        facts.append(
+            m.VisitsNotPlanned(
+                campaign_id=ref.campaign_id,
+                block=block,
+                households_not_visited=len(dropped),
+                reason="block_full",
+            )
+        )
     visits = [*current.visits, *(changed.get(v.visit_id, v) for v in new)]
     left = len(new) - len(changed)
     if left:

@@ -2,9 +2,11 @@
 messages (members, parties, findings), shared by its commands, facts and state."""
 
 import re
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared import Age, Distinct, Id, Name, PhoneNumber, ShortText, Text, Yuan, bounded
 
 Scheme = Literal[
     "impersonate_official_order",
@@ -47,6 +49,17 @@ PartyRole = Literal["applicant", "respondent", "third_party"]
 BLOCK_PATTERN = re.compile(r"^block-(\d{2})$")
 BLOCK_NOTE = "`block-01` … `block-18` (the county seat's blocks; else refused: unknown_block)"
 SCHEME_NOTE = "one of " + ", ".join(sorted(SCHEMES)) + " (else refused: unknown_scheme)"
+MEMBERS_MAX = 20
+PARTIES_MAX = 20
+TOPICS_MAX = 20
+BUSINESS_TYPES_MAX = 20
+BLOCKS_MAX = 100
+# a volunteer's open visits: what one person can carry at once, and a bound on how many
+# visits one roster entry can hold
+MAX_OPEN_VISITS = 100
+# blocks named in a command: each at most once (which exist is checked by the rules)
+Blocks = Annotated[list[Id], bounded(BLOCKS_MAX), Distinct]
+Topics = Annotated[list[ShortText], bounded(TOPICS_MAX), Distinct]
 
 
 def block_id(number: int) -> str:
@@ -71,17 +84,17 @@ class Part(BaseModel):
 
 
 class Member(Part):
-    name: str = Field(min_length=1)
-    age: int = Field(ge=0, le=150)
-    phone: str | None = None
+    name: Name
+    age: Age
+    phone: PhoneNumber | None = None
     mobility_impaired: bool = False
 
 
 class Target(Part):
     """Who a warning is for: a household fits when any one of the given criteria holds."""
 
-    business_types: list[str] | None = None
-    min_age: int | None = Field(default=None, ge=0, le=150)
+    business_types: Annotated[list[ShortText], bounded(BUSINESS_TYPES_MAX), Distinct] | None = None
+    min_age: Age | None = None
     all_households: bool | None = None
 
     def is_empty(self) -> bool:
@@ -89,56 +102,56 @@ class Target(Part):
 
 
 class Party(Part):
-    name: str = Field(min_length=1)
+    name: Name
     role: PartyRole
 
 
 class DisputeFinding(Part):
     category: DisputeCategory
-    parties: list[Party]
-    description: str
+    parties: Annotated[list[Party], bounded(PARTIES_MAX)]
+    description: Text
     resolved_on_site: bool
 
 
 class FraudFinding(Part):
-    scheme: str = Field(description=SCHEME_NOTE)
-    amount_yuan: int = Field(ge=0)
+    scheme: Id = Field(description=SCHEME_NOTE)
+    amount_yuan: Yuan
 
 
 class Findings(Part):
     dispute: DisputeFinding | None = None
     fraud_dissuaded: FraudFinding | None = None
-    fire_hazard: str | None = None
+    fire_hazard: Text | None = None
 
 
 class ServicePerson(Part):
     """The person a home service is for."""
 
-    name: str = Field(min_length=1)
-    age: int = Field(ge=0, le=150)
+    name: Name
+    age: Age
     mobility_impaired: bool = False
 
 
 class Requester(Part):
-    name: str = Field(min_length=1)
-    relation: str
-    phone: str = Field(min_length=1)
+    name: Name
+    relation: ShortText
+    phone: PhoneNumber
 
 
 class HouseholdProfile(Part):
-    household_id: str = Field(min_length=1)
-    block: str = Field(description=BLOCK_NOTE)
-    address: str = Field(min_length=1)
-    members: list[Member]
-    business_type: str | None = None
+    household_id: Id
+    block: Id = Field(description=BLOCK_NOTE)
+    address: ShortText
+    members: Annotated[list[Member], bounded(MEMBERS_MAX)]
+    business_type: ShortText | None = None
     lives_alone_elderly: bool = False
     prior_fraud_victim: bool = False
 
 
 class VolunteerProfile(Part):
-    volunteer_id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    volunteer_id: Id
+    name: Name
     organisation: Organisation
-    blocks: list[str] = Field(description=BLOCK_NOTE + "; at least one (else: no_blocks)")
-    phone: str = Field(min_length=1)
-    max_open_visits: int = Field(ge=0)
+    blocks: Blocks = Field(description=BLOCK_NOTE + "; at least one (else: no_blocks)")
+    phone: PhoneNumber
+    max_open_visits: int = Field(ge=1, le=MAX_OPEN_VISITS)

@@ -12,14 +12,21 @@ contain and in what range it lies, and a value outside is refused with the field
   full-width digits, `(010) 1234 5678`), normalised to `13812345678` or `010-12345678`.
 - `EmailAddress`: one address, nothing else (no display name, no second recipient, no
   line break), normalised by `email-validator`.
+- `Kilograms` (`SignedKilograms` where the rules refuse the sign), `Yuan`, `Age`, `Day`,
+  `Moment`: quantities, money, ages, dates and times within the ranges the station's work
+  can have.
+- `bounded(n)` caps a list; `Distinct` and `distinct_by(key)` refuse a list naming the
+  same thing twice.
 """
 
 import re
 import unicodedata
-from typing import Annotated, Final, TypeVar
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Final, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints
 
 T = TypeVar("T")
 
@@ -31,10 +38,19 @@ PHONE_INPUT_MAX: Final = 32
 EMAIL_MAX: Final = 254
 # how many entries a list in a command may have, unless its field says otherwise
 LIST_MAX: Final = 100
+# 100,000 t: more than any permit a county issues, far below where a float loses the gram
+KG_MAX: Final = 100_000_000
+# 1,000,000,000 yuan: above any sum a fraud report or a finding names
+YUAN_MAX: Final = 1_000_000_000
+AGE_MAX: Final = 150
+# dates and times a command may name: a typo (20260 for 2026) is refused, not stored
+FIRST_DAY: Final = date(2000, 1, 1)
+LAST_DAY: Final = date(2099, 12, 31)
 
+# `/` too: ids services mint and senders quote back are shaped so (`block-01/3f2a…`)
 Id = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=ID_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$"),
+    StringConstraints(min_length=1, max_length=ID_MAX, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$"),
 ]
 
 
@@ -62,11 +78,13 @@ def _lines(value: object) -> object:
     return _clean(value, keep_newlines=True)
 
 
-Name = Annotated[str, BeforeValidator(_line), StringConstraints(min_length=1, max_length=NAME_MAX)]
+# the constraints first, so the cleaning runs before them and a too long text is told so
+# in characters (after a validator, pydantic would check a generic length in "items")
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX), BeforeValidator(_line)]
 ShortText = Annotated[
-    str, BeforeValidator(_line), StringConstraints(min_length=1, max_length=SHORT_TEXT_MAX)
+    str, StringConstraints(min_length=1, max_length=SHORT_TEXT_MAX), BeforeValidator(_line)
 ]
-Text = Annotated[str, BeforeValidator(_lines), StringConstraints(min_length=1, max_length=TEXT_MAX)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX), BeforeValidator(_lines)]
 
 # separators people write numbers with; anything else in a phone number is refused
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
@@ -87,6 +105,8 @@ def normalise_phone(value: str) -> str:
         text, international = text[4:], True
     elif text.startswith("86") and len(text) == 13:
         text, international = text[2:], True
+    if text.startswith("+"):
+        raise ValueError("not a Chinese number: the only country code taken is +86")
     if not text.isascii() or not text.isdigit():
         raise ValueError("a phone number has only digits, +86 and separators")
     if _MOBILE.fullmatch(text):
@@ -126,15 +146,51 @@ def _email(value: object) -> object:
 EmailAddress = Annotated[str, BeforeValidator(_email)]
 
 
+Kilograms = Annotated[float, Field(ge=0, le=KG_MAX)]
+# a quantity whose sign a service's rules check, to refuse a negative one with its own
+# reason (enterprise: negative_quantity); only its size is bounded here
+SignedKilograms = Annotated[float, Field(ge=-KG_MAX, le=KG_MAX)]
+Yuan = Annotated[int, Field(ge=0, le=YUAN_MAX)]
+Age = Annotated[int, Field(ge=0, le=AGE_MAX)]
+Day = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY)]
+
+
+def _in_window(value: datetime) -> datetime:
+    if not FIRST_DAY <= value.astimezone(UTC).date() <= LAST_DAY:
+        raise ValueError(f"a time between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_in_window)]
+
+
 def bounded(max_items: int = LIST_MAX) -> object:
     """`Annotated[list[X], bounded(18)]`: at most that many entries."""
     return Field(max_length=max_items)
 
 
+def _once_each(keys: list[Any], what: str) -> None:
+    # the values are already bounded, so naming the repeated one stays short
+    repeated = [key for key, count in Counter(keys).items() if count > 1]
+    if repeated:
+        raise ValueError(f"lists the same {what} twice: {str(repeated[0])!r}")
+
+
 def _distinct(values: list[T]) -> list[T]:
-    if len(set(map(repr, values))) != len(values):
-        raise ValueError("lists the same entry twice")
+    plain = all(isinstance(v, str | int | float | date) for v in values)
+    _once_each(values if plain else [repr(v) for v in values], "entry")
     return values
 
 
 Distinct = AfterValidator(_distinct)
+
+
+def distinct_by(key: str) -> AfterValidator:
+    """Refuses a list of parts two of which have the same `key` (two storage entries for
+    one CAS number)."""
+
+    def check(values: list[T]) -> list[T]:
+        _once_each([getattr(v, key) for v in values], key)
+        return values
+
+    return AfterValidator(check)

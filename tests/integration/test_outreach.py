@@ -201,7 +201,7 @@ async def test_bad_input_is_refused_with_a_reason_and_changes_nothing(outreach: 
         "request_id": o.id("req"),
         "service": "id_card_renewal",
         "person": {"name": "Liu", "age": 90},
-        "requested_by": {"name": "Liu Jun", "relation": "son", "phone": "139"},
+        "requested_by": {"name": "Liu Jun", "relation": "son", "phone": "13900000000"},
         "address": "7 Lane",
         "block": B1,
         "preferred_dates": [],

@@ -28,8 +28,12 @@ def register(eid: str, km: float, capacity_kg: float, licences: list[str] = CAT3
             "address": f"{km} km east of the leather works",
             "location": {"lat": 28.45, "lon": 119.92 + km / 97.83},
             "licences": licences,
-            "liaison_officer": {"officer_id": f"officer-{eid}", "name": "Lü", "phone": "138"},
-            "contact": {"name": f"{eid} manager", "phone": "139"},
+            "liaison_officer": {
+                "officer_id": f"officer-{eid}",
+                "name": "Lü",
+                "phone": "13800000000",
+            },
+            "contact": {"name": f"{eid} manager", "phone": "13900000000"},
             "storage": [{"cas": BUTANONE, "capacity_kg": capacity_kg}],
         }
     )

@@ -1,9 +1,26 @@
 """The bounded field types every command uses: what they accept, normalise and refuse."""
 
+from datetime import UTC, date, datetime
+from typing import Annotated
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared._kit.fields import EmailAddress, Id, Name, PhoneNumber, Text
+from shared._kit.fields import (
+    Age,
+    Day,
+    Distinct,
+    EmailAddress,
+    Id,
+    Kilograms,
+    Moment,
+    Name,
+    PhoneNumber,
+    ShortText,
+    Text,
+    Yuan,
+    bounded,
+)
 
 
 class Sample(BaseModel):
@@ -82,7 +99,45 @@ def test_text_is_bounded_and_free_of_control_characters() -> None:
         Sample(text="x" * 2001)
 
 
-@pytest.mark.parametrize("written", ["", "a b", "-a", "x" * 65, "ent\u00e9", "a/b"])
+@pytest.mark.parametrize("written", ["", "a b", "-a", "x" * 65, "ent\u00e9", "a\\b"])
 def test_ids_are_short_printable_ascii(written: str) -> None:
     with pytest.raises(ValidationError, match="id"):
         Sample(id=written)
+
+
+class Bounds(BaseModel):
+    kg: Kilograms = 0
+    yuan: Yuan = 0
+    age: Age = 0
+    day: Day = date(2026, 6, 3)
+    at: Moment = datetime(2026, 6, 3, tzinfo=UTC)
+    tags: Annotated[list[ShortText], bounded(3), Distinct] = []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("kg", -0.001, "greater than or equal to 0"),
+        ("kg", 1e8 + 1, "less than or equal to 100000000"),
+        ("yuan", 10**9 + 1, "less than or equal to 1000000000"),
+        ("yuan", 2.5, "fractional part"),
+        ("age", 151, "less than or equal to 150"),
+        ("day", "1999-12-31", "greater than or equal to 2000-01-01"),
+        ("at", "2100-01-01T08:00:00+08:00", "a time between 2000-01-01 and 2099-12-31"),
+        ("at", "2026-06-03T09:30:00", "timezone"),
+        ("tags", ["a", "b", "c", "d"], "at most 3 items"),
+        ("tags", ["a", " a "], "lists the same entry twice: 'a'"),
+    ],
+)
+def test_numbers_dates_and_lists_out_of_range_are_refused(
+    field: str, value: object, says: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Bounds.model_validate({field: value})
+    [error] = caught.value.errors()
+    assert error["loc"] == (field,)
+    assert says in error["msg"]
+
+
+def test_the_last_moment_of_the_window_counts_in_utc() -> None:
+    assert Bounds.model_validate({"at": "2100-01-01T07:59:59+08:00"}).at.year == 2100

@@ -41,7 +41,7 @@ async def stocked() -> tuple[Scenario[OutreachSettings], m.VisitAssigned]:
         household("wu", B2),
         volunteer("v1", [B1], max_open=1),
         volunteer("v2", [B1]),
-        volunteer("officer-lu", [B2], org="police", max_open=0),
+        volunteer("officer-lu", [B2], org="police", max_open=1),
         home_request("req-1", B2, [TOMORROW]),
     )
     outcome = await sc.when(warning("w-1", business_types=["catering"], blocks=[B1]))
@@ -70,6 +70,7 @@ def bad_commands(visit: m.VisitAssigned) -> dict[str, Command]:
         ),
         "no_preferred_dates": home_request("req-2", B2, []),
         "date_in_the_past": home_request("req-3", B2, [date(2026, 6, 2), TOMORROW]),
+        "date_too_far": home_request("req-4", B2, [TOMORROW, date(2026, 9, 30)]),
         "request_already_made": home_request("req-1", B2, [TOMORROW]),
         "unknown_request": c.CompleteHomeService(request_id="req-none", officer_id="officer-lu"),
         "not_the_officer": c.CompleteHomeService(request_id="req-1", officer_id="v1"),
@@ -90,12 +91,16 @@ BAD = (
     "findings_without_visit",
     "no_preferred_dates",
     "date_in_the_past",
+    "date_too_far",
     "request_already_made",
     "unknown_request",
     "not_the_officer",
 )
-# refused in the tests below, or in test_outreach_clusters.py
+# refused in the tests below, in test_outreach_clusters.py or test_document_bounds.py
 LATER = {
+    "roster_full",
+    "block_full",
+    "agenda_full",
     "visit_already_reported",
     "visit_not_assigned",
     "no_officer_available",

@@ -90,7 +90,7 @@ async def test_an_overdue_visit_frees_the_slot_and_goes_to_someone_else_once() -
 async def test_due_dates_are_watched_by_one_timer_per_block_not_one_per_visit() -> None:
     sc = scenario()
     await sc.given(*[household(f"h{n:03}", B1 if n % 2 else B2, ages=(70,)) for n in range(120)])
-    await sc.given(volunteer("v1", [B1, B2], max_open=200))
+    await sc.given(*[volunteer(v, [B1, B2], max_open=60) for v in ("v1", "v2")])
 
     outcome = await sc.when(warning("w", min_age=65, severity="high"))
 
@@ -154,7 +154,7 @@ async def test_the_roster_always_counts_exactly_the_assigned_visits() -> None:
             )
         elif action == "join":
             vid = f"v{len(maximum) + 1}"
-            maximum[vid] = rng.randint(0, 4)
+            maximum[vid] = rng.randint(1, 4)
             await sc.given(
                 volunteer(vid, rng.sample([B1, B2], rng.randint(1, 2)), max_open=maximum[vid])
             )
