@@ -7,6 +7,7 @@ from typing import Any
 
 import pymongo
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, RequestTimedOutError
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -15,6 +16,7 @@ from shared._kit.kafka_client import refused_credentials
 from shared._kit.settings import ServiceSettings
 
 Document = dict[str, Any]
+STARTUP_RETRY_S = 0.25
 
 
 class StartupError(RuntimeError):
@@ -43,9 +45,7 @@ async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
     level = aiokafka_log.level
     aiokafka_log.setLevel(logging.CRITICAL)
     try:
-        async with asyncio.timeout(settings.startup_timeout_s):
-            await admin.start()
-            existing = set(await admin.list_topics())
+        existing = await _topics_within(admin, settings.startup_timeout_s)
     except Exception as exc:  # noqa: BLE001 - aiokafka raises many kinds; all mean "unusable"
         # a short look: the start-up timeout is already spent when no broker answers
         probe = refused_credentials(settings.kafka_bootstrap_servers, who, timeout_s=5.0)
@@ -75,6 +75,23 @@ async def check_kafka(settings: ServiceSettings, topics: Sequence[str]) -> None:
             f"or does not let the client ({who.describe()}) see them; create them first "
             "(scripts/infra up, or the compose topics job) with their ACLs"
         )
+
+
+async def _topics_within(admin: AIOKafkaAdminClient, timeout_s: float) -> set[str]:
+    """The broker's topics, asked again until `timeout_s` is spent: a connection that is
+    not ready yet (aiokafka's `NodeNotReadyError` right after bootstrap, seen on a loaded
+    machine once every client signs in with SCRAM) is a moment, not a verdict."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with asyncio.timeout(timeout_s):
+        await admin.start()
+        while True:
+            try:
+                return set(await admin.list_topics())
+            except (NodeNotReadyError, KafkaConnectionError, RequestTimedOutError):
+                if loop.time() + STARTUP_RETRY_S >= deadline:
+                    raise
+                await asyncio.sleep(STARTUP_RETRY_S)
 
 
 async def connect_mongo(settings: ServiceSettings) -> tuple[AsyncMongoClient[Document], Server]:

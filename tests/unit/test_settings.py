@@ -1,10 +1,12 @@
 """Settings fail fast with messages that name the environment variable to fix."""
 
 import pytest
+from aiokafka.errors import NodeNotReadyError
 
 from services.enterprise.settings import EnterpriseSettings
 from services.notifier.settings import NotifierSettings
 from shared._kit.settings import SettingsError
+from shared._kit.startup import _topics_within
 
 GOOD = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "MONGODB_URL": "mongodb://127.0.0.1/"}
 
@@ -57,3 +59,33 @@ def test_all_problems_are_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> N
         _load(monkeypatch, {})
 
     assert str(caught.value) == "KAFKA_BOOTSTRAP_SERVERS is not set; MONGODB_URL is not set"
+
+
+class _SlowBroker:
+    """An admin client whose broker connection is not ready for its first two asks."""
+
+    def __init__(self, not_ready: int) -> None:
+        self.not_ready = not_ready
+        self.asked = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def list_topics(self) -> list[str]:
+        self.asked += 1
+        if self.asked <= self.not_ready:
+            raise NodeNotReadyError("node id None")
+        return ["enterprise.intake"]
+
+
+async def test_a_broker_connection_not_ready_yet_is_asked_again_within_the_timeout() -> None:
+    broker = _SlowBroker(not_ready=2)
+    assert await _topics_within(broker, timeout_s=5.0) == {"enterprise.intake"}
+    assert broker.asked == 3
+
+
+async def test_a_broker_never_ready_fails_once_the_timeout_is_spent() -> None:
+    broker = _SlowBroker(not_ready=1_000)
+    with pytest.raises(NodeNotReadyError):
+        await _topics_within(broker, timeout_s=0.6)
+    assert broker.asked >= 2
