@@ -57,3 +57,10 @@ def test_all_problems_are_reported_at_once(monkeypatch: pytest.MonkeyPatch) -> N
         _load(monkeypatch, {})
 
     assert str(caught.value) == "KAFKA_BOOTSTRAP_SERVERS is not set; MONGODB_URL is not set"
+
+
+def test_a_service_listens_on_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENTERPRISE_HTTP_HOST", raising=False)
+    assert _load(monkeypatch, GOOD).http_host == "127.0.0.1"
+    monkeypatch.setenv("ENTERPRISE_HTTP_HOST", "0.0.0.0")
+    assert _load(monkeypatch, GOOD).http_host == "0.0.0.0"
