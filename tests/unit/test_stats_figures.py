@@ -15,6 +15,8 @@ from services.enterprise.app import SERVICE
 from services.enterprise.settings import EnterpriseSettings
 from shared._kit.clock import SystemClock
 from shared._kit.health import Figures, stats_route, without_body
+from shared._kit.memory import MemoryDatabase
+from shared._kit.server import build_app
 from shared.testing import Scenario
 from tests.support import eventually
 from tests.unit.test_enterprise_rules import demand, register
@@ -213,3 +215,28 @@ async def test_a_route_that_expects_no_body_refuses_one(
     assert with_body.json() == {"error": "this route takes no request body"}
     assert streamed.status_code == 413
     assert posted.status_code == 413
+
+
+async def test_every_route_of_a_service_refuses_a_body_and_stats_reads_nothing() -> None:
+    """The app a service runs (build_app), on an in-memory database, without starting it:
+    every route is guarded, and /stats before the figures task ran answers 503."""
+    settings = EnterpriseSettings.model_validate(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+            "MONGODB_URL": "mongodb://memory/",
+            "ENTERPRISE_HTTP_PORT": 8102,
+        }
+    )
+    mongo = {settings.mongodb_database: MemoryDatabase(settings.mongodb_database)}
+    app = build_app(SERVICE, settings, mongo)  # type: ignore[arg-type]
+    paths = ["/healthz", "/metrics", "/stats", "/docs", "/docs/asyncapi"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://svc"
+    ) as http:
+        refused = [await http.request("GET", path, content=b"{}") for path in [*paths, "/readyz"]]
+        plain = {path: await http.get(path) for path in paths}
+
+    assert [r.status_code for r in refused] == [413] * (len(paths) + 1)
+    assert plain["/healthz"].status_code == 200
+    assert plain["/docs"].status_code == 200
+    assert plain["/stats"].status_code == 503, "nothing computed, nothing read for a request"
