@@ -95,7 +95,7 @@ class Pipeline:
     clock: Clock
     timers: Timers
     processed: Processed
-    # told after each unit of work is written (the figures of /stats are due again)
+    # told after a unit of work changed aggregates (the figures of /stats are due again)
     written: Callable[[], None] = lambda: None
 
     def unit(self) -> Unit:
@@ -203,8 +203,8 @@ class Pipeline:
         two); events published but not remembered are published again, with their ids,
         when the message is redelivered. A message whose changes all hold its key in
         their aggregates' inboxes is remembered in the background (`record_later`)."""
-        await unit.write()
-        self.written()
+        if await unit.write() or unit.flushes:
+            self.written()  # (a unit that changed no aggregate changed no figure)
         now, later = finished_records(handled)
         await both(self.processed.record_many(now), self._publish_rest(unit, handled))
         self.processed.record_later(later)
