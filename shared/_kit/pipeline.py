@@ -95,7 +95,7 @@ class Pipeline:
     clock: Clock
     timers: Timers
     processed: Processed
-    # told after a unit of work changed aggregates (the figures of /stats are due again)
+    # told after each unit of work is written (the figures of /stats are due again)
     written: Callable[[], None] = lambda: None
 
     def unit(self) -> Unit:
@@ -203,8 +203,9 @@ class Pipeline:
         two); events published but not remembered are published again, with their ids,
         when the message is redelivered. A message whose changes all hold its key in
         their aggregates' inboxes is remembered in the background (`record_later`)."""
-        if await unit.write() or unit.flushes:
-            self.written()  # (a unit that changed no aggregate changed no figure)
+        await unit.write()
+        # (whatever the unit held: a step may have written at once, outside of it)
+        self.written()
         now, later = finished_records(handled)
         await both(self.processed.record_many(now), self._publish_rest(unit, handled))
         self.processed.record_later(later)
