@@ -13,6 +13,7 @@ import asyncio
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -97,7 +98,10 @@ async def run_demo(
         if note := skipped_note(watch.unreadable, lang):
             console.print(note, style="yellow")
     console.print(Rule(t("demo.figures", lang)))
-    console.print(render_stats(await fetch_stats(stats_urls or default_urls()), lang))
+    # the services' figures computed after the last story ended include all of them
+    ended = datetime.now(UTC)
+    figures = await fetch_stats(stats_urls or default_urls(), newer_than=ended)
+    console.print(render_stats(figures, lang))
     ok = sum(o.ok for o in outcomes)
     console.print(
         t("demo.summary", lang, ok=ok, count=len(outcomes)),

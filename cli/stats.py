@@ -10,7 +10,9 @@ the command exits 1); the others are still shown.
 import asyncio
 import json
 import os
+import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
@@ -23,6 +25,11 @@ from cli.options import LangOption, check_lang
 
 DEFAULT_PORTS = {"mediation": 8101, "enterprise": 8102, "outreach": 8103, "notifier": 8104}
 TIMEOUT_S = 5.0
+# a service recomputes its figures within its STATS_INTERVAL_S (2 s) of a write: figures
+# awaited to include a moment are asked for again this often, this long at most
+FRESH_POLL_S = 0.25
+FRESH_WAIT_S = 10.0
+PENDING = "pending"
 
 labels(
     {
@@ -66,21 +73,48 @@ def default_urls() -> dict[str, str]:
     }
 
 
-async def fetch_stats(urls: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """`{service: its /stats body}`; a service that does not answer gets `{"error": why}`."""
+async def fetch_stats(
+    urls: dict[str, str], *, newer_than: datetime | None = None, wait_s: float = FRESH_WAIT_S
+) -> dict[str, dict[str, Any]]:
+    """`{service: its /stats body}`; a service that does not answer gets `{"error": why}`.
+
+    A service serves the figures it last computed, with their `as_of`: given `newer_than`,
+    the figures of a service computed before it (or not yet) are asked again, for at most
+    `wait_s`, so they include what happened before that moment."""
 
     async def one(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
         try:
             rsp = await client.get(url.rstrip("/") + "/stats")
+            if rsp.status_code == httpx.codes.SERVICE_UNAVAILABLE:
+                return {"error": "figures not computed yet", PENDING: True}
             rsp.raise_for_status()
             body = rsp.json()
         except (httpx.HTTPError, ValueError) as exc:
             return {"error": f"{type(exc).__name__}: {exc}"[:200]}
         return body if isinstance(body, dict) else {"error": "not a JSON object"}
 
+    def behind(body: dict[str, Any]) -> bool:
+        if newer_than is None:
+            return False
+        if "error" in body:
+            return body.get(PENDING) is True
+        try:
+            return datetime.fromisoformat(str(body.get("as_of"))) < newer_than
+        except ValueError:
+            return False
+
+    deadline = time.monotonic() + wait_s
     async with httpx.AsyncClient(timeout=TIMEOUT_S) as client:
-        found = await asyncio.gather(*(one(client, url) for url in urls.values()))
-    return dict(zip(urls, found, strict=True))
+        found = dict(
+            zip(urls, await asyncio.gather(*(one(client, u) for u in urls.values())), strict=True)
+        )
+        while (late := [n for n, body in found.items() if behind(body)]) and (
+            time.monotonic() < deadline
+        ):
+            await asyncio.sleep(FRESH_POLL_S)  # recomputed within the service's interval
+            again = await asyncio.gather(*(one(client, urls[n]) for n in late))
+            found.update(zip(late, again, strict=True))
+    return found
 
 
 def _num(stats: Mapping[str, Any], service: str, *path: str) -> float:

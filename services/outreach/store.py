@@ -1,8 +1,8 @@
 """The outreach collections, each an aggregate store, and the figures `/stats` reports.
 
 A campaign reads the registry's block documents in one query and each block's visits in
-one read. `/stats` reads only the small summary fields of the large documents (a
-projection), not their lists.
+one read. The figures `/stats` serves (computed in the background, shared/_kit/health.py)
+read only the small summary fields of the large documents (a projection), not their lists.
 """
 
 from collections import Counter

@@ -95,6 +95,8 @@ class Pipeline:
     clock: Clock
     timers: Timers
     processed: Processed
+    # told after each unit of work is written (the figures of /stats are due again)
+    written: Callable[[], None] = lambda: None
 
     def unit(self) -> Unit:
         """A unit of work whose steps written at once are published at once."""
@@ -202,6 +204,8 @@ class Pipeline:
         when the message is redelivered. A message whose changes all hold its key in
         their aggregates' inboxes is remembered in the background (`record_later`)."""
         await unit.write()
+        # (whatever the unit held: a step may have written at once, outside of it)
+        self.written()
         now, later = finished_records(handled)
         await both(self.processed.record_many(now), self._publish_rest(unit, handled))
         self.processed.record_later(later)

@@ -32,7 +32,14 @@ from shared._kit.contract import asyncapi, describe
 from shared._kit.contract_text import html_page
 from shared._kit.deadletters import DeadLetters
 from shared._kit.failures import Failures, Server
-from shared._kit.health import document_route, health_routes, json_body, stats_route
+from shared._kit.health import (
+    Figures,
+    document_route,
+    health_routes,
+    json_body,
+    stats_route,
+    without_body,
+)
 from shared._kit.intake import subscribe
 from shared._kit.logging import configure_logging
 from shared._kit.loops import HOUSEKEEPING_S, MARK_SENT_S, at_most, every
@@ -104,6 +111,14 @@ def build_app(
         timer_owner=f"{service.name}-{uuid.uuid4().hex[:8]}",
     )
     service.wire(runtime)
+    figures = Figures(
+        service.name,
+        runtime.stats,
+        clock=runtime.clock,
+        interval_s=settings.stats_interval_s,
+        max_age_s=settings.stats_max_age_s,
+        timeout_s=settings.mongodb_timeout_s,
+    )
     publisher = Publisher(producer, service=service.name, metrics=metrics)
     pipeline = Pipeline(
         service=service.name,
@@ -114,6 +129,7 @@ def build_app(
         clock=runtime.clock,
         timers=runtime.timers,
         processed=runtime.processed,
+        written=figures.changed,
     )
     failures = Failures(server)
     retry = RetryPolicy(failures.transient, max_attempts=settings.handler_max_attempts)
@@ -155,6 +171,7 @@ def build_app(
 
     async def start_loops() -> None:
         background.append(asyncio.create_task(relay.run()))
+        background.append(asyncio.create_task(figures.run()))
         # each second, what has waited half a second (the rest leaves with its next write)
         settled = partial(mark_sent, MARK_SENT_S / 2)
         background.append(asyncio.create_task(every(MARK_SENT_S, settled, "outbox_marking")))
@@ -196,11 +213,15 @@ def build_app(
 
     return AsgiFastStream(
         broker,
+        # no route takes a body, and none reads more than a bounded amount per request
         asgi_routes=[
-            *health_routes(broker, runtime.db, consumers, settings.stuck_after_s),
-            ("/metrics", make_asgi_app(metrics.registry)),
-            ("/stats", stats_route(service.name, runtime.stats)),
-            *contract_routes(service, runtime),
+            (path, without_body(route))
+            for path, route in [
+                *health_routes(broker, runtime.db, consumers, settings.stuck_after_s),
+                ("/metrics", make_asgi_app(metrics.registry)),
+                ("/stats", stats_route(figures)),
+                *contract_routes(service, runtime),
+            ]
         ],
         logger=logging.getLogger(f"station.{service.name}.app"),
         on_startup=[start_plumbing],

@@ -83,6 +83,11 @@ class ServiceSettings(BaseSettings):
     stuck_after_s: float = Field(default=120.0, gt=0)
     # every MongoDB operation is given up after this (then retried as an outage)
     mongodb_timeout_s: float = Field(default=15.0, gt=0)
+    # `/stats` serves figures from memory, recomputed by one task at most this often after
+    # this process wrote something, and at least this often whatever happened (the work of
+    # another replica): a request never reads the database
+    stats_interval_s: float = Field(default=2.0, gt=0)
+    stats_max_age_s: float = Field(default=30.0, gt=0)
 
     @cached_property
     def kafka_identity(self) -> KafkaIdentity:

@@ -176,6 +176,10 @@ async def test_the_five_seed_stories_complete_across_the_four_services(
     assert code == 0, out
     assert "5/5 stories complete" in out, out
     assert "disputes resolved" in out, out  # the final figures
+    # /stats serves figures kept in memory: they still show what the stories did
+    redistributed = re.search(r"kg redistributed\W+([\d,.]+)", out)
+    assert redistributed is not None, out
+    assert float(redistributed.group(1).replace(",", "")) > 0, out
 
     events = await read_all(infra.kafka_bootstrap_servers, TOPICS)
     story = f"{run}-{{}}".format

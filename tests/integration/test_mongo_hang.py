@@ -6,10 +6,11 @@ import asyncio
 from collections import Counter
 from contextlib import suppress
 
+import httpx
 import pytest
 
 from tests.platform.harness import Ledger, entry
-from tests.support import Infra, eventually, free_port
+from tests.support import Infra, eventually, free_port, stats_of, stats_showing
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +65,7 @@ async def test_a_server_that_stops_answering_is_an_outage_retried_then_passed(
         await service.start()
         try:
             await ledger.wait_applied(50)
+            before = await stats_showing(service.port, 30, accounts=5)
             forwarder.frozen.set()
             await ledger.send(commands[150:])  # work that has to meet the frozen server
 
@@ -71,9 +73,23 @@ async def test_a_server_that_stops_answering_is_an_outage_retried_then_passed(
                 return any(e["event"] == "transient_failure" for e in service.events())
 
             await eventually(timed_out, timeout_s=30, what="a timed-out call retried")
+            # /stats reads nothing per request: it answers at once, from memory, while
+            # every read of the database hangs (the figures say how old they are)
+            # (a request that read it would wait out the 1 s timeout: 20 take less in all)
+            async with httpx.AsyncClient() as http, asyncio.timeout(1):
+                url = f"http://127.0.0.1:{service.port}/stats"
+                answers = [(await http.get(url)).json() for _ in range(20)]
+            assert all(a["accounts"] == 5 for a in answers), answers[-1]
+            assert all(a["as_of"] >= before["as_of"] for a in answers)
             forwarder.frozen.clear()
             await ledger.wait_applied(total, timeout_s=120)
             await ledger.wait_drained()
+
+            async def recomputed() -> bool:
+                return str((await stats_of(service.port))["as_of"]) > str(before["as_of"])
+
+            await eventually(recomputed, timeout_s=30, what="figures computed after the freeze")
+            assert (await stats_of(service.port))["accounts"] == 5
             assert await service.stop() == 0
         finally:
             await service.kill()

@@ -220,3 +220,22 @@ def test_kafka_requires_scram_and_acls_and_the_job_creates_them_as_admin(
     assert job["command"] == ["sh", "-c", "python -m infra.acls && python -m infra.topics"]
     assert job["environment"]["KAFKA_SASL_USERNAME"] == "admin"
     assert "--command-config" in " ".join(kafka["healthcheck"]["test"])
+
+
+def test_every_published_port_is_on_the_hosts_loopback(compose: dict[str, Any]) -> None:
+    """Nothing the stack serves (services without authentication, sinks, the web UI) is
+    reachable from another machine; Kafka and MongoDB are not published at all."""
+    published = {name: service.get("ports", []) for name, service in compose["services"].items()}
+    for name, ports in published.items():
+        for port in ports:
+            spec = port if isinstance(port, str) else f"{port.get('host_ip')}:{port['published']}"
+            assert re.fullmatch(r"127\.0\.0\.1:\d+:\d+", spec), (name, port)
+    assert not published["kafka"], "Kafka is reached on the compose network only"
+    assert not published["mongo"], "MongoDB is reached on the compose network only"
+    for name in APP_SERVICES:
+        env = compose["services"][name]["environment"]
+        port = env[f"{name.upper()}_HTTP_PORT"]
+        assert published[name] == [f"127.0.0.1:{port}:{port}"], name
+        # inside its container the service listens on every interface, or the published
+        # port would find nothing; the host publishes it on loopback only
+        assert env[f"{name.upper()}_HTTP_HOST"] == "0.0.0.0"

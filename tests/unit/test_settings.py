@@ -89,3 +89,10 @@ async def test_a_broker_never_ready_fails_once_the_timeout_is_spent() -> None:
     with pytest.raises(NodeNotReadyError):
         await _topics_within(broker, timeout_s=0.6)
     assert broker.asked >= 2
+
+
+def test_a_service_listens_on_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ENTERPRISE_HTTP_HOST", raising=False)
+    assert _load(monkeypatch, GOOD).http_host == "127.0.0.1"
+    monkeypatch.setenv("ENTERPRISE_HTTP_HOST", "0.0.0.0")
+    assert _load(monkeypatch, GOOD).http_host == "0.0.0.0"
