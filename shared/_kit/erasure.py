@@ -201,9 +201,7 @@ class Scrub:
             out: dict[str, Any] = {}
             changed = 0
             for key, child in value.items():
-                if owned and key in PERSONAL_FLAGS and child is True:
-                    out[key], n = False, 1
-                elif owned and key in CONTACT_KEYS and isinstance(child, str):
+                if owned and key in CONTACT_KEYS and isinstance(child, str):
                     n = int(child not in (PLACEHOLDER, ERASED_PHONE))
                     out[key] = None if n else child
                 elif owned and key in PERSONAL_KEYS and isinstance(child, str):
@@ -212,6 +210,13 @@ class Scrub:
                 else:
                     out[key], n = self.scrubbed(child)
                 changed += n
+            # a record holding the person's (a household with its member) says no more
+            # about their circumstances either
+            if owned or changed:
+                for key in PERSONAL_FLAGS & out.keys():
+                    if out[key] is True:
+                        out[key] = False
+                        changed += 1
             return out, changed
         if isinstance(value, list):
             items = [self.scrubbed(v) for v in value]
