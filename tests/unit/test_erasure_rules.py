@@ -52,12 +52,12 @@ async def test_an_erasure_of_someone_unknown_changes_nothing() -> None:
 
 
 async def test_a_closed_case_loses_its_parties_after_the_retention_period() -> None:
-    scenario = await station(MEDIATION_PERSONAL_DATA_RETENTION_DAYS="180")
+    scenario = await station(personal_data_retention_days=90)
     await scenario.given(visit("v-1", on_site=True), dispute("d-1"))
     closed = await case_state(scenario, "case-visit-v-1")
     assert not closed.is_open
 
-    await scenario.advance(timedelta(days=179))
+    await scenario.advance(timedelta(days=89))
     assert await scenario.runtime.expiry.sweep() == 0
     await scenario.advance(timedelta(days=2))
     assert await scenario.runtime.expiry.sweep() == 1
