@@ -30,6 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
+from shared._kit.dedupe import Processed
 from shared._kit.envelope import CloudEvent
 from shared._kit.fields import Id, PhoneNumber
 from shared._kit.messages import Command, Fact, State
@@ -329,12 +330,15 @@ class Eraser:
     its finished messages' answered events and its timers' payloads."""
 
     stores: list[AggregateStore[Any]]
-    processed: AsyncCollection[Document]
+    finished: Processed
     timers: AsyncCollection[Document]
     with_person: Mapping[str, Collection[str]] = field(default_factory=dict)
 
     async def erase(self, person: Person) -> int:
         """Anonymise every record of the person; how many documents changed."""
+        # the records of finished messages still to be written in the background hold
+        # what those messages answered: written first, so the scan sees them
+        await self.finished.written_later()
         scrub = Scrub(person)
         # first learn every string of theirs (a name is found where the phone is), then
         # scrub: a description naming them in another aggregate goes too
@@ -345,7 +349,7 @@ class Eraser:
                 for event in _outbox_events(doc):
                     scrub.learn(event.data or {}, top=False)
         scrub.with_person = ()
-        async for doc in self.processed.find({}, {"events": 1}):
+        async for doc in self.finished.collection.find({}, {"events": 1}):
             for text in doc.get("events") or []:
                 scrub.learn(json.loads(text).get("data") or {}, top=False)
         changed = 0
@@ -365,7 +369,7 @@ class Eraser:
 
     async def _scrub_processed(self, scrub: Scrub) -> int:
         changed = 0
-        async for doc in self.processed.find({}):
+        async for doc in self.finished.collection.find({}):
             events = []
             n = 0
             for text in doc.get("events") or []:
@@ -373,7 +377,9 @@ class Eraser:
                 events.append(event[0].model_dump_json(exclude_none=True))
                 n += k
             if n:
-                await self.processed.update_one({"_id": doc["_id"]}, {"$set": {"events": events}})
+                await self.finished.collection.update_one(
+                    {"_id": doc["_id"]}, {"$set": {"events": events}}
+                )
                 changed += 1
         return changed
 

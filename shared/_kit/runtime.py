@@ -106,9 +106,7 @@ class Runtime(Generic[S]):
         made later too), its finished messages and its timers, stating `erased`;
         `with_person`: per store, the fields of an aggregate that go with any record of
         the person in it (a household's address with its member)."""
-        eraser = Eraser(
-            self.stores, self.processed.collection, self.timers.collection, with_person or {}
-        )
+        eraser = Eraser(self.stores, self.processed, self.timers.collection, with_person or {})
         erasure = Erasure(eraser, self.store("erasures", ErasureState))
 
         async def erase_person(cmd: Message, ctx: Context) -> None:

@@ -181,3 +181,9 @@ def test_a_pending_notification_and_an_open_case_have_not_expired() -> None:
     assert case().finished_at() is None
     closed = case().model_copy(update={"status": "resolved", "closed_at": NOW})
     assert closed.finished_at() == NOW
+
+
+def test_an_id_number_is_found_in_any_case_and_spacing() -> None:
+    person = Person(id_number="11010519491231002X")
+    assert person.named_in("身份证 110105 19491231 002x")
+    assert not person.named_in("110105194912310021")
