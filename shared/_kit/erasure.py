@@ -445,6 +445,10 @@ class Erasure:
     async def erase(self, order: EraseOrder, ctx: Context, fact: Callable[[int], Fact]) -> None:
         """Anonymise the person's records, then record the erasure with its fact. A
         redelivered order finds the record and does not scan again."""
+        if ctx.unit is not None:
+            # what earlier messages of the batch staged is written first, or a household
+            # registered just before the order would be stored after the scan, unerased
+            await ctx.unit.before_written_at_once(self.erasures, order.erasure_id)
         if await self.erasures.load(order.erasure_id) is not None:
             count = 0
         else:

@@ -3,9 +3,15 @@ memory (shared.testing): the facts stated, the records changed, the others kept.
 
 from datetime import timedelta
 
+from aiokafka.structs import ConsumerRecord
+
 from services.mediation import messages as m
 from services.mediation.state import MediatorState
+from shared._kit.consuming import Consumer, RetryPolicy
 from shared._kit.erasure import PLACEHOLDER
+from shared._kit.failures import Failures
+from shared._kit.metrics import PlatformMetrics
+from tests.unit.batch_support import NoDeadLetters
 from tests.unit.test_mediation_rules import case_state, dispute, station, visit
 
 
@@ -68,3 +74,38 @@ async def test_a_closed_case_loses_its_parties_after_the_retention_period() -> N
     still_open = await case_state(scenario, "case-d-1")
     assert still_open.parties[0] == m.CaseParty(name="Lei", role="applicant", phone="13900000001")
     assert await scenario.runtime.expiry.sweep() == 0
+
+
+async def test_an_erasure_in_the_batch_that_reported_the_dispute_erases_it_too() -> None:
+    scenario = await station()
+    consumer = Consumer(
+        scenario.pipeline,
+        "mediation.intake",
+        scenario.runtime.routes["mediation.intake"],
+        True,
+        NoDeadLetters(),
+        PlatformMetrics(),
+        RetryPolicy(Failures().transient, initial_backoff_s=0),
+    )
+    orders = [dispute("d-1"), m.ErasePerson(erasure_id="e-1", phone="13900000001")]
+    records = [
+        ConsumerRecord(
+            "mediation.intake",
+            0,
+            offset,
+            0,
+            0,
+            b"k",
+            scenario.envelope(order)[1].to_bytes(),
+            None,
+            0,
+            0,
+            [],
+        )
+        for offset, order in enumerate(orders)
+    ]
+
+    await consumer.handle_batch(records)
+
+    case = await case_state(scenario, "case-d-1")
+    assert case.parties[0] == m.CaseParty(name=PLACEHOLDER, role="applicant", phone=None)
