@@ -7,6 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from services.enterprise.catalogue import ControlCategory
+from services.enterprise.messages import GeoPoint, LiaisonOfficer
+from services.enterprise.messages import Person as EnterprisePerson
+from services.enterprise.state import EnterpriseState
 from services.mediation.messages import CaseParty, ErasePerson
 from services.mediation.state import CaseState
 from services.notifier.messages import MaybeRecipient
@@ -187,3 +191,21 @@ def test_an_id_number_is_found_in_any_case_and_spacing() -> None:
     person = Person(id_number="11010519491231002X")
     assert person.named_in("身份证 110105 19491231 002x")
     assert not person.named_in("110105194912310021")
+
+
+def test_an_enterprise_loses_its_contact_and_keeps_its_own_name_and_its_officer() -> None:
+    registered = EnterpriseState(
+        enterprise_id="ent-1",
+        name="丽水皮革厂",
+        address="工业园区 1 号",
+        location=GeoPoint(lat=28.45, lon=119.92),
+        licences=[ControlCategory.DRUG_PRECURSOR_3],
+        liaison_officer=LiaisonOfficer(officer_id="o-1", name="吕警官", phone="13800000001"),
+        contact=EnterprisePerson(name="雷女士", phone="13900000001"),
+    )
+
+    after = erased(registered, Scrub(LEI))
+
+    assert after.contact == EnterprisePerson(name=PLACEHOLDER, phone=ERASED_PHONE)
+    assert (after.name, after.address) == ("丽水皮革厂", "工业园区 1 号")
+    assert after.liaison_officer == registered.liaison_officer
