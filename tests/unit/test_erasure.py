@@ -17,15 +17,18 @@ from services.notifier.messages import MaybeRecipient
 from services.notifier.state import Contact, NotificationState
 from services.outreach.state import HomeServiceState, HouseholdState
 from services.outreach.vocabulary import Member, Requester, ServicePerson
+from shared._kit.envelope import CloudEvent
 from shared._kit.erasure import (
     ERASED_PHONE,
     PLACEHOLDER,
     Person,
     Scrub,
     normalise_id_number,
+    scrubbed_outbox,
     validated,
 )
 from shared._kit.messages import State
+from shared._kit.outbox import PACKED_FROM, entry_cause, entry_events, entry_ids, outbox_entries
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 LEI = Person(phone="13900000001")
@@ -209,3 +212,28 @@ def test_an_enterprise_loses_its_contact_and_keeps_its_own_name_and_its_officer(
     assert after.contact == EnterprisePerson(name=PLACEHOLDER, phone=ERASED_PHONE)
     assert (after.name, after.address) == ("丽水皮革厂", "工业园区 1 号")
     assert after.liaison_officer == registered.liaison_officer
+
+
+def test_an_outbox_keeps_its_entries_ids_and_causes_with_their_data_scrubbed() -> None:
+    events = [
+        CloudEvent(
+            id=f"ev-{i}",
+            source="/services/mediation",
+            type="mediation.case_opened",
+            subject=f"case-{i}",
+            time=NOW,
+            data={"parties": [{"name": "雷女士", "phone": "13900000001"}], "n": i},
+        )
+        for i in range(PACKED_FROM + 1)
+    ]
+    outbox = [*outbox_entries(events[:1], "cause-1"), *outbox_entries(events[1:], "cause-2")]
+
+    scrubbed, changed = scrubbed_outbox(Scrub(LEI), outbox)
+
+    assert changed == 2 * len(events)
+    assert [entry_cause(e) for e in scrubbed] == ["cause-1", "cause-2"]
+    assert [i for e in scrubbed for i in entry_ids(e)] == [e.id for e in events]
+    after = [event for entry in scrubbed for event in entry_events(entry)]
+    assert {str(e.data) for e in after} == {
+        str({"parties": [{"name": PLACEHOLDER, "phone": None}], "n": i}) for i in range(len(events))
+    }
