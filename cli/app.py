@@ -6,13 +6,13 @@ import sys
 import typer
 from aiokafka.errors import KafkaConnectionError
 
-from cli import demo, report, stats, story, submit, tail
+from cli import demo, erase, report, stats, story, submit, tail
 from cli.options import default_bootstrap, kafka_identity
 from shared._kit.kafka_client import KafkaClientConfigError, refused_credentials
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="县派出所 · 运维工具")
 
-for module in (submit, tail, story, stats, report, demo):
+for module in (submit, tail, story, stats, report, demo, erase):
     module.register(app)
 
 

@@ -22,7 +22,7 @@ from shared._kit.envelope import CloudEvent, NotACloudEventError
 
 SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 EVENTS_TOPICS = tuple(f"{s}.events" for s in SERVICES)
-INTAKE_TOPICS = tuple(f"{s}.intake" for s in ("mediation", "enterprise", "outreach"))
+INTAKE_TOPICS = tuple(f"{s}.intake" for s in SERVICES)
 # a record's time when the producer wrote one no calendar holds (any int64 is accepted)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_PROBLEM_CHARS = 300

@@ -8,7 +8,7 @@ import os
 
 from cli.events import SERVICES
 
-COMMAND_SERVICES = ("mediation", "enterprise", "outreach")
+COMMAND_SERVICES = ("mediation", "enterprise", "outreach", "notifier")
 
 
 def prefix(service: str) -> str:

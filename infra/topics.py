@@ -22,7 +22,12 @@ from infra.kafka import ensure_topics, set_topic_configs
 from shared._kit.kafka_client import KafkaIdentity
 from shared._kit.topics import DLQ_SUFFIX, dlq_topic
 
-INTAKE_TOPICS: Final = ("enterprise.intake", "outreach.intake", "mediation.intake")
+INTAKE_TOPICS: Final = (
+    "enterprise.intake",
+    "outreach.intake",
+    "mediation.intake",
+    "notifier.intake",
+)
 EVENTS_TOPICS: Final = (
     "enterprise.events",
     "outreach.events",

@@ -11,6 +11,7 @@ rules use `shared.testing`.
 from shared._kit.aggregates import AggregateStore, Change
 from shared._kit.context import Context
 from shared._kit.envelope import stable_id
+from shared._kit.erasure import EraseOrder, Erasure, PersonErasedFact
 from shared._kit.fields import (
     Age,
     Day,
@@ -43,11 +44,14 @@ __all__ = [
     "Day",
     "Distinct",
     "EmailAddress",
+    "EraseOrder",
+    "Erasure",
     "Fact",
     "Id",
     "Kilograms",
     "Moment",
     "Name",
+    "PersonErasedFact",
     "PhoneNumber",
     "Port",
     "Reason",

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from shared._kit.clock import ManualClock
 from shared._kit.envelope import CloudEvent
 from shared._kit.memory import MemoryCollection, MemoryDatabase
@@ -87,9 +89,19 @@ class _MemoryOutlet:
 class Scenario(Generic[S]):
     """Given/when/then over one service's real wiring, in memory."""
 
-    def __init__(self, service: Service[S], *, start: datetime = START, **settings: Any) -> None:
+    def __init__(
+        self,
+        service: Service[S],
+        *,
+        start: datetime = START,
+        db: AsyncDatabase[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> None:
         self.clock = ManualClock(start)
         self.db = MemoryDatabase(service.name)
+        # a real database where a test claims what the server does (tests/integration);
+        # the in-memory one answers the same calls
+        self.database: AsyncDatabase[dict[str, Any]] = db if db is not None else self.db  # type: ignore[assignment]
         self.runtime: Runtime[S] = Runtime(
             service=service.name,
             settings=service.settings.model_validate(
@@ -99,7 +111,7 @@ class Scenario(Generic[S]):
                     **settings,
                 }
             ),
-            db=self.db,  # type: ignore[arg-type]
+            db=self.database,
             clock=self.clock,
             timer_owner="scenario",
         )
@@ -198,7 +210,7 @@ class Scenario(Generic[S]):
 
     async def state(self, collection: str, aggregate_id: str, state_type: type[T]) -> T | None:
         """An aggregate's stored state, read as `state_type`."""
-        doc = await self.db[collection].find_one({"_id": aggregate_id})
+        doc = await self.database[collection].find_one({"_id": aggregate_id})
         return None if doc is None else state_type.model_validate(doc["state"])
 
     async def stats(self) -> dict[str, Any]:

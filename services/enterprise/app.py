@@ -27,6 +27,8 @@ def wire(runtime: Runtime[EnterpriseSettings]) -> None:
         flow.transfer_completed,
         flow.alert_resolved,
     )
+    # an enterprise's own name and address are the business's, not its contact's
+    runtime.erasable(messages.ErasePerson, messages.PersonErased)
     runtime.report(store.stats)
 
 

@@ -14,10 +14,12 @@ from shared import (
     Command,
     Day,
     Distinct,
+    EraseOrder,
     Fact,
     Id,
     Kilograms,
     Name,
+    PersonErasedFact,
     PhoneNumber,
     Reason,
     ShortText,
@@ -255,6 +257,15 @@ class AlertResolved(Fact, type="enterprise.alert_resolved", subject="enterprise_
     cas: str
     stock_kg: float
     capacity_kg: float
+
+
+class ErasePerson(EraseOrder, type="enterprise.erase_person", subject="erasure_id"):
+    """Erase a resident (PIPL): every record naming their phone or ID number is anonymised,
+    and so is every copy of their name found there (`station erase`)."""
+
+
+class PersonErased(PersonErasedFact, type="enterprise.person_erased", subject="erasure_id"):
+    """A resident was erased from the enterprise service's database: how many records changed."""
 
 
 # -- timers -----------------------------------------------------------------------------

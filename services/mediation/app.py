@@ -8,6 +8,7 @@ from services.mediation.deadlines import Deadlines
 from services.mediation.domain import Slas
 from services.mediation.handlers import MediationHandlers
 from services.mediation.settings import MediationSettings
+from services.mediation.state import CaseState
 from services.mediation.store import MediationStore
 from shared import Runtime, Service
 
@@ -33,6 +34,11 @@ def wire(runtime: Runtime[MediationSettings]) -> None:
         flow.mediator_registered,
         flow.case_closed,
     )
+    # a case's description tells what befell its parties: it goes with any of them
+    runtime.erasable(
+        messages.ErasePerson, messages.PersonErased, with_person={"cases": ("description",)}
+    )
+    runtime.expire(store.cases, CaseState.finished_at)
     runtime.report(store.stats)
 
 

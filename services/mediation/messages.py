@@ -14,10 +14,12 @@ from shared import (
     Command,
     Day,
     Distinct,
+    EraseOrder,
     Fact,
     Id,
     Moment,
     Name,
+    PersonErasedFact,
     PhoneNumber,
     Reason,
     ShortText,
@@ -132,6 +134,11 @@ class CheckObligation(Command, type="mediation.check_obligation", subject="case_
     term_index: int = Field(ge=0, lt=TERMS_MAX)
     fulfilled: bool
     checked_at: Moment
+
+
+class ErasePerson(EraseOrder, type="mediation.erase_person", subject="erasure_id"):
+    """Erase a resident (PIPL): every record naming their phone or ID number is anonymised,
+    and so is every copy of their name found there (`station erase`)."""
 
 
 # -- what mediation reads from outreach.events (tolerant reader) ------------------------
@@ -279,6 +286,10 @@ class CaseEscalated(Fact, type="mediation.case_escalated", subject="case_id"):
     mediator_id: str | None
     sessions: int
     category: Category
+
+
+class PersonErased(PersonErasedFact, type="mediation.person_erased", subject="erasure_id"):
+    """A resident was erased from the mediation service's database: how many records changed."""
 
 
 # -- timers -----------------------------------------------------------------------------

@@ -104,6 +104,10 @@ class CaseState(State):
             if term.fulfilled is None and not term.reminded:
                 yield term.overdue_at
 
+    def finished_at(self) -> datetime | None:
+        """When the case closed: its parties' personal fields expire from then on."""
+        return None if self.is_open else self.closed_at
+
     # stored with the state, so the deadline sweep finds the cases due with one query
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -18,6 +18,7 @@ from services.notifier.domain import RateLimit, RetryPolicy
 from services.notifier.handlers import NotifierHandlers
 from services.notifier.messages import Channel
 from services.notifier.settings import NotifierSettings
+from services.notifier.state import NotificationState
 from services.notifier.store import NotifierStore
 from shared import Runtime, Service
 
@@ -80,6 +81,8 @@ def wiring(channels: Channels = channels_from) -> Callable[[Runtime[NotifierSett
             delivery.delivery_due,
             delivery.summary_due,
         )
+        runtime.erasable(messages.ErasePerson, messages.PersonErased)
+        runtime.expire(store.notifications, NotificationState.done_at)
         runtime.report(store.stats)
 
     return wire

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared import Fact, Timer
+from shared import EraseOrder, Fact, PersonErasedFact, Timer
 
 Channel = Literal["sms", "email", "log"]
 Language = Literal["zh", "en"]
@@ -126,6 +126,18 @@ class NotificationHeld(_About, Fact, type="notifier.notification_held", subject=
     # messages held for this recipient since their last summary, this one included
     held: int
     summary_at: datetime
+
+
+# -- on notifier.intake, and what it states of it ------------------------------
+
+
+class ErasePerson(EraseOrder, type="notifier.erase_person", subject="erasure_id"):
+    """Erase a resident (PIPL): every record naming their phone or ID number is anonymised,
+    and so is every copy of their name found there (`station erase`)."""
+
+
+class PersonErased(PersonErasedFact, type="notifier.person_erased", subject="erasure_id"):
+    """A resident was erased from the notifier service's database: how many records changed."""
 
 
 # -- timers -----------------------------------------------------------------------------

@@ -91,6 +91,11 @@ class NotificationState(State):
     created_at: datetime
     finished_at: datetime | None = None
 
+    def done_at(self) -> datetime | None:
+        """When it was sent, failed, skipped or held for good: its contact, text and
+        parameters expire from then on."""
+        return None if self.status == "pending" else self.finished_at
+
 
 class Grant(State):
     """One message let through to an address, when (the notifier's clock)."""

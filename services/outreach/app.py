@@ -4,10 +4,12 @@ from datetime import timedelta
 
 from services.outreach import messages
 from services.outreach.campaigns import Campaigns
+from services.outreach.commands import ErasePerson
 from services.outreach.domain import Blocks, ClusterRule
 from services.outreach.handlers import OutreachHandlers
 from services.outreach.homeservice import BookingRule
 from services.outreach.settings import OutreachSettings
+from services.outreach.state import HomeServiceState
 from services.outreach.store import OutreachStore
 from services.outreach.visits import VisitPolicy
 from services.outreach.vocabulary import all_blocks
@@ -46,6 +48,13 @@ def wire(runtime: Runtime[OutreachSettings]) -> None:
         commands.complete_home_service,
         campaigns.block_due,
     )
+    # a household's address (and a home service's) is the person's home: it goes with them
+    runtime.erasable(
+        ErasePerson,
+        messages.PersonErased,
+        with_person={"households": ("address",), "home_services": ("address", "notes")},
+    )
+    runtime.expire(store.home_services, HomeServiceState.finished_at)
     runtime.report(store.stats)
 
 

@@ -25,7 +25,7 @@ from services.outreach.vocabulary import (
     VisitOutcome,
     VolunteerProfile,
 )
-from shared import Command, Day, Id, Name, ShortText, Text, Timer, Yuan, bounded
+from shared import Command, Day, EraseOrder, Id, Name, ShortText, Text, Timer, Yuan, bounded
 
 PREFERRED_DATES_MAX = 10
 
@@ -99,6 +99,11 @@ class CompleteHomeService(Command, type="outreach.complete_home_service", subjec
     request_id: Id
     officer_id: Id
     notes: Text | None = None
+
+
+class ErasePerson(EraseOrder, type="outreach.erase_person", subject="erasure_id"):
+    """Erase a resident (PIPL): every record naming their phone or ID number is anonymised,
+    and so is every copy of their name found there (`station erase`)."""
 
 
 class BlockDue(Timer, type="outreach.block_due", subject="block"):

@@ -23,7 +23,7 @@ from services.outreach.vocabulary import (
     VisitOutcome,
     VolunteerProfile,
 )
-from shared import Fact, Reason
+from shared import Fact, PersonErasedFact, Reason
 
 # -- the registry -----------------------------------------------------------------------
 
@@ -195,6 +195,10 @@ class HomeServiceCompleted(Fact, type="outreach.home_service_completed", subject
     officer_id: str
     service: HomeService
     notes: str | None
+
+
+class PersonErased(PersonErasedFact, type="outreach.person_erased", subject="erasure_id"):
+    """A resident was erased from the outreach service's database: how many records changed."""
 
 
 # -- why a command is refused -----------------------------------------------------------

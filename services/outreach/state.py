@@ -287,6 +287,10 @@ class HomeServiceState(State):
     completed_at: datetime | None = None
     notes: str | None = None
 
+    def finished_at(self) -> datetime | None:
+        """When the service was done: the person's and requester's fields expire from then."""
+        return self.completed_at if self.status == "completed" else None
+
 
 class Booking(State):
     day: date

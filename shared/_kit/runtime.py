@@ -14,7 +14,7 @@ creation. The same runtime runs under Kafka (`server.py`) and in memory (`testin
 import inspect
 import types
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -22,7 +22,17 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared._kit.aggregates import AggregateStore
 from shared._kit.clock import Clock
+from shared._kit.context import Context
 from shared._kit.dedupe import Processed
+from shared._kit.erasure import (
+    EraseOrder,
+    Eraser,
+    Erasure,
+    ErasureState,
+    Expires,
+    Expiry,
+    PersonErasedFact,
+)
 from shared._kit.messages import Command, Fact, Message, State, Timer
 from shared._kit.pipeline import Route
 from shared._kit.settings import ServiceSettings
@@ -73,6 +83,7 @@ class Runtime(Generic[S]):
         self.routes: dict[str, dict[str, Route]] = {}
         self.timer_routes: dict[str, Route] = {}
         self.stats: StatsProvider = _no_stats
+        self.expiry = Expiry(timedelta(days=settings.personal_data_retention_days), now=clock.now)
 
     def store(self, collection: str, state_type: type[T]) -> AggregateStore[T]:
         """An aggregate collection with inbox and outbox, relayed and indexed by the platform."""
@@ -83,6 +94,39 @@ class Runtime(Generic[S]):
         )
         self.stores.append(store)
         return store
+
+    def erasable(
+        self,
+        order: type[EraseOrder],
+        erased: type[PersonErasedFact],
+        *,
+        with_person: Mapping[str, Collection[str]] | None = None,
+    ) -> Erasure:
+        """Handle `order` (erase a resident) over every store the service makes (those
+        made later too), its finished messages and its timers, stating `erased`;
+        `with_person`: per store, the fields of an aggregate that go with any record of
+        the person in it (a household's address with its member)."""
+        eraser = Eraser(self.stores, self.processed, self.timers.collection, with_person or {})
+        erasure = Erasure(eraser, self.store("erasures", ErasureState))
+
+        async def erase_person(cmd: Message, ctx: Context) -> None:
+            assert isinstance(cmd, EraseOrder)
+            await erasure.erase(
+                cmd,
+                ctx,
+                lambda n: erased(erasure_id=cmd.erasure_id, records_anonymised=n),
+            )
+
+        routes = self._routes_for(order)
+        if order.type in routes:
+            raise ValueError(f"{self.service}: {order.type} already has a handler")
+        routes[order.type] = Route(order, erase_person)
+        return erasure
+
+    def expire(self, store: AggregateStore[T], expires: Expires) -> None:
+        """Drop the personal fields of the store's records `personal_data_retention_days`
+        after the time `expires(state)` gives (None: not finished yet)."""
+        self.expiry.add(store, expires)
 
     def handle(self, *handlers: Callable[[Any, Any], Awaitable[None]]) -> None:
         """Register handlers; each is routed by its first parameter's message type(s)."""

@@ -178,6 +178,11 @@ def build_app(
         background.append(
             asyncio.create_task(every(HOUSEKEEPING_S, runtime.processed.sweep, "dedupe_sweep"))
         )
+        if runtime.expiry.rules:
+            # hourly like the dedupe sweep: a retention counted in days needs no timer per
+            # record, and a pass over the finished records survives any restart
+            expire = every(HOUSEKEEPING_S, runtime.expiry.sweep, "personal_data_sweep")
+            background.append(asyncio.create_task(expire))
         if runtime.timer_routes:
             deliver = pipeline.timer_delivery(runtime.timer_routes)
             timers = runtime.timers.run(

@@ -69,6 +69,9 @@ class ServiceSettings(BaseSettings):
     outbox_relay_grace_s: float = Field(default=10.0, ge=0)
     # a message re-sent with the same source and id within this window has no second effect
     dedupe_window_days: float = Field(default=7.0, gt=0)
+    # finished records (closed cases, finished visits, sent notifications) keep their
+    # personal fields this long, then lose them (shared/_kit/erasure.py, `Expiry`)
+    personal_data_retention_days: float = Field(default=180.0, gt=0, le=3650)
     # records handled as one unit of work, at most (one getmany), and how long to wait
     batch_max_records: int = Field(default=500, ge=1)
     batch_timeout_ms: int = Field(default=50, ge=0)

@@ -17,14 +17,15 @@ from shared._kit.startup import redact
 from shared._kit.topics import dlq_topic
 
 
-def test_contract_topics_are_the_ten_topics_and_their_dead_letter_topics() -> None:
+def test_contract_topics_are_the_eleven_topics_and_their_dead_letter_topics() -> None:
     topics = contract_topics()
 
-    assert len(topics) == 20
+    assert len(topics) == 22
     assert {t for t in topics if not t.endswith(".dlq")} == {
         "enterprise.intake",
         "outreach.intake",
         "mediation.intake",
+        "notifier.intake",
         "enterprise.events",
         "outreach.events",
         "mediation.events",
