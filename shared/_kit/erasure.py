@@ -158,10 +158,16 @@ class Scrub:
         its name is one of theirs found elsewhere."""
         if self.person is None:
             return True
-        return any(
-            isinstance(v, str) and (self.person.named_in(v) or (k == "name" and v in self.secrets))
-            for k, v in record.items()
+        if any(isinstance(v, str) and self.person.named_in(v) for v in record.values()):
+            return True
+        # by name alone only a record that reaches nobody else: a namesake with a phone or
+        # an address of their own is another resident, and keeps their record
+        reaches_another = any(
+            isinstance(record.get(k), str) and record[k] not in ("", PLACEHOLDER, ERASED_PHONE)
+            for k in CONTACT_KEYS
         )
+        name = record.get("name")
+        return not reaches_another and isinstance(name, str) and name in self.secrets
 
     def learn(self, value: Any, *, top: bool = True) -> None:
         """Add to `secrets` the personal strings of every record in `value` that is the
@@ -194,7 +200,7 @@ class Scrub:
             elif text:
                 self.texts.add(text)
 
-    def scrubbed(self, value: Any) -> tuple[Any, int]:
+    def scrubbed(self, value: Any) -> tuple[Any, int]:  # noqa: PLR0912 - one walk, one rule per kind
         """`value` with the person's records anonymised and every string naming them replaced
         by the placeholder, and how many values changed."""
         if isinstance(value, Mapping):
@@ -208,6 +214,8 @@ class Scrub:
                 elif owned and key in PERSONAL_KEYS and isinstance(child, str):
                     n = int(child not in (PLACEHOLDER, ""))
                     out[key] = PLACEHOLDER if n else child
+                elif key == "name" and child in self.secrets:
+                    out[key], n = child, 0  # a namesake's own record (see `_owns`)
                 else:
                     out[key], n = self.scrubbed(child)
                 changed += n
@@ -222,13 +230,17 @@ class Scrub:
         if isinstance(value, list):
             items = [self.scrubbed(v) for v in value]
             return [v for v, _ in items], sum(n for _, n in items)
-        if (
-            isinstance(value, str)
-            and value not in (PLACEHOLDER, ERASED_PHONE)
-            and self.names(value)
-        ):
+        if not isinstance(value, str) or value in (PLACEHOLDER, ERASED_PHONE):
+            return value, 0
+        if (self.person is not None and self.person.named_in(value)) or value in self.texts:
             return PLACEHOLDER, 1
-        return value, 0
+        # a name or address inside another text (a description naming them) is replaced
+        # there, the rest of the text kept: "张三化工" must not become a placeholder whole
+        # because a resident is called 张三
+        replaced = value
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            replaced = replaced.replace(secret, PLACEHOLDER)
+        return replaced, int(replaced != value)
 
 
 def validated(state_type: type[State], data: Any) -> State:

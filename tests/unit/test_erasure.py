@@ -237,3 +237,19 @@ def test_an_outbox_keeps_its_entries_ids_and_causes_with_their_data_scrubbed() -
     assert {str(e.data) for e in after} == {
         str({"parties": [{"name": PLACEHOLDER, "phone": None}], "n": i}) for i in range(len(events))
     }
+
+
+def test_a_namesake_who_has_a_phone_of_their_own_keeps_their_record() -> None:
+    party = {"name": "雷女士", "role": "respondent", "phone": "13900000009"}
+    scrub = Scrub(LEI)
+    scrub.learn({"parties": [{"name": "雷女士", "phone": "13900000001"}]})
+
+    assert scrub.scrubbed({"parties": [party]}) == ({"parties": [party]}, 0)
+
+
+def test_a_name_inside_another_text_is_replaced_there_and_the_text_kept() -> None:
+    scrub = Scrub(LEI)
+    scrub.learn({"name": "雷女士", "phone": "13900000001"})
+
+    assert scrub.scrubbed("雷女士化工有限公司") == (f"{PLACEHOLDER}化工有限公司", 1)
+    assert scrub.scrubbed("陈先生化工有限公司") == ("陈先生化工有限公司", 0)
