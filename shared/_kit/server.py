@@ -104,7 +104,7 @@ def build_app(
         timer_owner=f"{service.name}-{uuid.uuid4().hex[:8]}",
     )
     service.wire(runtime)
-    publisher = Publisher(producer, service=service.name, metrics=metrics)
+    publisher = Publisher(producer, service=service.name, metrics=metrics, private=runtime.private)
     pipeline = Pipeline(
         service=service.name,
         source=runtime.source,
