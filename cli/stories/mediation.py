@@ -107,7 +107,7 @@ async def play(stage: Stage) -> None:
     [assigned] = await stage.expect("mediation.mediator_assigned")
     stage.say(
         "demo.mediation.assigned",
-        name=assigned.data["mediator_name"],
+        name=assigned.data["mediator_id"],
         reason=words(assigned.data["reason"], stage.lang),
     )
 
