@@ -55,11 +55,25 @@ async def test_seed_story_reported_assigned_agreed_followed_up_resolved(
 
     assert opened["subject"] == case_id
     assert opened["data"]["category"] == "construction_payment"
-    assert [p["name"] for p in opened["data"]["parties"]] == ["Ms. Lei", "Chen", "Ye"]
+    # the parties' roles on the public fact, their names and phones only on the private one
+    assert opened["data"]["parties"] == [
+        {"role": "applicant"},
+        {"role": "respondent"},
+        {"role": "third_party"},
+    ]
+    assert "description" not in opened["data"]
+    [whole] = await med.private.wait_for("mediation.case_opened", case_id=case_id)
+    assert whole["id"] == opened["id"]
+    assert [p["name"] for p in whole["data"]["parties"]] == ["Ms. Lei", "Chen", "Ye"]
+    assert whole["data"]["parties"][0]["phone"] == "13900000001"
     assert assigned["data"]["mediator_id"] == med.id("lu")
     assert assigned["data"]["mediator_kind"] == "station_full_time"
     assert assigned["correlationid"] == opened["correlationid"], "one story"
-    assert agreed["data"]["terms"] == TERMS
+    assert agreed["data"]["terms"] == [
+        {k: v for k, v in term.items() if k != "party"} for term in TERMS
+    ]
+    [agreed_whole] = await med.private.wait_for("mediation.agreement_reached", case_id=case_id)
+    assert agreed_whole["data"]["terms"] == TERMS
     assert agreed["data"]["follow_up_due"] == "2026-12-10"
     assert resolved["data"]["how"] == "agreement_fulfilled"
     assert resolved["data"]["sessions"] == 1
