@@ -180,10 +180,11 @@ FACTS: dict[str, Fact] = {
         "第 {term_index} 项：{fulfilled}", "term {term_index}: {fulfilled}"
     ),
     "mediation.obligation_checked": zh_en(
-        "{party} {obligation}：{fulfilled}", "{party} {obligation}: {fulfilled}"
+        "第 {term_index} 项 {obligation}：{fulfilled}",
+        "term {term_index} {obligation}: {fulfilled}",
     ),
     "mediation.obligation_overdue": zh_en(
-        "{party} {obligation} 逾期", "{party} {obligation} overdue"
+        "第 {term_index} 项 {obligation} 逾期", "term {term_index} {obligation} overdue"
     ),
     "mediation.case_resolved": zh_en(
         "{category__w} {how__w}，{days_open} 天", "{category__w} {how__w} in {days_open} days"
