@@ -215,3 +215,52 @@ def test_the_asyncapi_document_shows_the_private_channel_and_what_moved() -> Non
     assert isinstance(components, dict)
     message = components["messages"]["outreach.dispute_detected"]
     assert message["x-personal-fields"] == ["parties[].name", "description", "found_by_name"]
+
+
+async def test_a_scenario_splits_as_kafka_does_and_its_outcome_keeps_the_whole_fact() -> None:
+    from services.outreach.app import SERVICE as OUTREACH
+    from shared.testing import Scenario
+    from tests.unit.test_outreach_builders import household
+
+    scenario = Scenario(OUTREACH)
+    outcome = await scenario.when(household("hh-li", "block-03", ages=(84,), alone=True))
+
+    [stated] = outcome.of(HouseholdRegistered)
+    assert stated.lives_alone_elderly is True
+    [public] = scenario.on_topic("outreach.events")
+    [whole] = scenario.on_topic("outreach.private")
+    assert public.id == whole.id
+    assert public.data == {
+        "household_id": "hh-li",
+        "block": "block-03",
+        "members": [{}],
+        "business_type": None,
+    }
+    assert whole.data is not None
+    assert whole.data["lives_alone_elderly"] is True
+
+
+async def test_mediation_opens_a_case_from_a_dispute_read_whole_from_the_private_topic() -> None:
+    from services.mediation.app import SERVICE as MEDIATION
+    from shared.testing import Scenario
+
+    scenario = Scenario(MEDIATION)
+    topic, _event = scenario.envelope(
+        mediation.DisputeDetected(visit_id="v-1", category="family", parties=[])
+    )
+    found = mediation.DisputeDetected(
+        visit_id="v-2",
+        household_id="hh-wu",
+        block="block-07",
+        category="family",
+        parties=[mediation.VisitParty(name="Wu Gang", role="applicant")],
+        description="a quarrel",
+    )
+    outcome = await scenario.when(found)
+
+    assert topic == "outreach.private"
+    [opened] = outcome.of(mediation.CaseOpened)
+    assert [p.name for p in opened.parties] == ["Wu Gang"]
+    [public] = [e for e in scenario.on_topic("mediation.events") if e.type == opened.type]
+    assert public.data is not None
+    assert public.data["parties"] == [{"role": "applicant"}]
