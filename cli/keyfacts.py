@@ -115,17 +115,19 @@ FACTS: dict[str, Fact] = {
         "stock {stock_kg__kg} / permitted {capacity_kg__kg}",
     ),
     "outreach.register_household": zh_en("{block} {address}", "{block} {address}"),
-    "outreach.household_registered": zh_en("{block} {address}", "{block} {address}"),
+    # facts show ids: names, phones and addresses are on the private topics, which
+    # operators do not read
+    "outreach.household_registered": zh_en("{block} {household_id}", "{block} {household_id}"),
     "outreach.register_volunteer": zh_en("{name} {blocks}", "{name} {blocks}"),
-    "outreach.volunteer_registered": zh_en("{name} {blocks}", "{name} {blocks}"),
+    "outreach.volunteer_registered": zh_en("{volunteer_id} {blocks}", "{volunteer_id} {blocks}"),
     "outreach.issue_fraud_warning": zh_en("{scheme__w}：{title}", "{scheme__w}: {title}"),
     "outreach.campaign_launched": zh_en(
         "{scheme__w} {blocks}：{households_targeted} 户，计划走访 {visits_planned}",
         "{scheme__w} {blocks}: {households_targeted} households, {visits_planned} visits",
     ),
     "outreach.visit_assigned": zh_en(
-        "派给 {volunteer_name} → {household_id}（{block}）",
-        "assigned to {volunteer_name} → {household_id} ({block})",
+        "派给 {volunteer_id} → {household_id}（{block}）",
+        "assigned to {volunteer_id} → {household_id} ({block})",
     ),
     "outreach.coverage_gap_detected": zh_en(
         "{block} {households_unassigned} 户无人走访", "{block}: {households_unassigned} unassigned"
@@ -156,13 +158,15 @@ FACTS: dict[str, Fact] = {
     "outreach.complete_home_service": zh_en("民警 {officer_id}", "officer {officer_id}"),
     "outreach.home_service_completed": zh_en("民警 {officer_id}", "officer {officer_id}"),
     "mediation.register_mediator": zh_en("{name} {specialties}", "{name} {specialties}"),
-    "mediation.mediator_registered": zh_en("{name} {specialties}", "{name} {specialties}"),
+    "mediation.mediator_registered": zh_en(
+        "{mediator_id} {specialties}", "{mediator_id} {specialties}"
+    ),
     "mediation.report_dispute": zh_en("{category__w} {source}", "{category__w} via {source}"),
     "mediation.case_opened": zh_en(
         "{category__w}纠纷 {parties__n} 方", "{category__w} dispute, {parties__n} parties"
     ),
     "mediation.mediator_assigned": zh_en(
-        "指派给调解员 {mediator_name}", "assigned to Mediator {mediator_name}"
+        "指派给调解员 {mediator_id}", "assigned to Mediator {mediator_id}"
     ),
     "mediation.record_session": zh_en("{outcome__w}", "{outcome__w}"),
     "mediation.session_recorded": zh_en(
@@ -176,10 +180,11 @@ FACTS: dict[str, Fact] = {
         "第 {term_index} 项：{fulfilled}", "term {term_index}: {fulfilled}"
     ),
     "mediation.obligation_checked": zh_en(
-        "{party} {obligation}：{fulfilled}", "{party} {obligation}: {fulfilled}"
+        "第 {term_index} 项 {obligation}：{fulfilled}",
+        "term {term_index} {obligation}: {fulfilled}",
     ),
     "mediation.obligation_overdue": zh_en(
-        "{party} {obligation} 逾期", "{party} {obligation} overdue"
+        "第 {term_index} 项 {obligation} 逾期", "term {term_index} {obligation} overdue"
     ),
     "mediation.case_resolved": zh_en(
         "{category__w} {how__w}，{days_open} 天", "{category__w} {how__w} in {days_open} days"

@@ -61,14 +61,16 @@ ALLOW: Final = 3  # AclPermissionType
 CONSUMES: Final[Mapping[str, tuple[str, ...]]] = {
     "enterprise": ("enterprise.events",),
     "outreach": (),
-    "mediation": ("outreach.events", "mediation.events"),
+    "mediation": ("mediation.events",),
     "notifier": ("enterprise.events", "outreach.events", "mediation.events"),
 }
-# who may read the personal fields of each service's facts (contract.md, "Topics")
+# who may read the personal fields of each service's facts (contract.md, "Topics"): the
+# readers declared `private=True`, and the owner where it reacts to its own facts that
+# have personal fields (it reads them whole, as it stated them)
 PRIVATE_READERS: Final[Mapping[str, tuple[str, ...]]] = {
-    "enterprise.private": ("notifier",),
+    "enterprise.private": ("notifier", "enterprise"),
     "outreach.private": ("notifier", "mediation"),
-    "mediation.private": ("notifier",),
+    "mediation.private": ("notifier", "mediation"),
 }
 
 

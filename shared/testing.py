@@ -26,11 +26,11 @@ from shared._kit.envelope import CloudEvent
 from shared._kit.memory import MemoryCollection, MemoryDatabase
 from shared._kit.messages import Command, CommandRejected, Fact, Message, State
 from shared._kit.metrics import PlatformMetrics
+from shared._kit.personal import copies
 from shared._kit.pipeline import REJECTED, Pipeline
 from shared._kit.runtime import Runtime
 from shared._kit.server import Service
 from shared._kit.settings import ServiceSettings
-from shared._kit.topics import events_topic
 
 __all__ = ["MemoryCollection", "MemoryDatabase", "Outcome", "Scenario"]
 
@@ -79,11 +79,19 @@ class Outcome:
 
 
 class _MemoryOutlet:
-    def __init__(self) -> None:
+    """Kafka as a list: each fact with personal fields as its two copies (`Publisher`)."""
+
+    def __init__(self, private: str) -> None:
+        self.private = private
+        # what reached each topic, in order
         self.published: list[tuple[str, CloudEvent]] = []
+        # each event as the service stated it (whole), once
+        self.stated: list[CloudEvent] = []
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
-        self.published += [(topic, e) for e in events]
+        self.stated += events
+        for to, group in copies(topic, self.private, events):
+            self.published += [(to, e) for e in group]
 
 
 class Scenario(Generic[S]):
@@ -116,7 +124,7 @@ class Scenario(Generic[S]):
             timer_owner="scenario",
         )
         service.wire(self.runtime)
-        self._outlet = _MemoryOutlet()
+        self._outlet = _MemoryOutlet(self.runtime.private)
         self.pipeline = Pipeline(
             service=service.name,
             source=self.runtime.source,
@@ -136,8 +144,7 @@ class Scenario(Generic[S]):
         if isinstance(message, Command):
             topic, source = self.runtime.intake, "/intake/tests"
         elif isinstance(message, Fact):
-            own = message.prefix() == self.runtime.service
-            topic = self.runtime.events if own else events_topic(message.prefix())
+            topic = self.runtime.fact_topic(type(message))
             source = f"/services/{message.prefix()}"
         else:
             raise TypeError(f"{type(message).__name__}: only commands and facts arrive on topics")
@@ -171,11 +178,11 @@ class Scenario(Generic[S]):
     async def advance(self, delta: timedelta) -> Outcome:
         """Move the clock; fire every timer that falls due, and what follows from them."""
         self.clock.advance(delta)
-        start = len(self._outlet.published)
+        start, stated = len(self._outlet.published), len(self._outlet.stated)
         deliver = self.pipeline.timer_delivery(self.runtime.timer_routes)
         await self.runtime.timers.fire_due(deliver, on_failed=self.pipeline.timer_failed)
-        fired = Outcome([e for _, e in self._outlet.published[start:]])
-        more = await self._settle(deque((self.runtime.events, e) for e in fired.events))
+        fired = Outcome(self._outlet.stated[stated:])
+        more = await self._settle(deque(self._outlet.published[start:]))
         return Outcome([*fired.events, *more.events])
 
     async def _settle(self, queue: deque[tuple[str, CloudEvent]]) -> Outcome:
@@ -189,15 +196,17 @@ class Scenario(Generic[S]):
             routes = self.runtime.routes.get(topic)
             if routes is None:
                 continue
-            start = len(self._outlet.published)
+            start, stated = len(self._outlet.published), len(self._outlet.stated)
             await self.pipeline.process(
                 event, routes, commands=topic == self.runtime.intake, where={"topic": topic}
             )
-            for out_topic, out in self._outlet.published[start:]:
-                outcome.events.append(out)
-                self.history.append(out)
-                if out_topic in self.runtime.routes:
-                    queue.append((out_topic, out))
+            outcome.events += self._outlet.stated[stated:]
+            self.history += self._outlet.stated[stated:]
+            queue.extend(
+                (out_topic, out)
+                for out_topic, out in self._outlet.published[start:]
+                if out_topic in self.runtime.routes
+            )
         for store in self.runtime.stores:  # as the service's marking loop does each second
             await store.mark_sent()
         await self.runtime.processed.written_later()  # the records written in the background
@@ -205,8 +214,13 @@ class Scenario(Generic[S]):
 
     @property
     def published(self) -> list[CloudEvent]:
-        """Every event published so far, in order (`when`, `advance`, or a consumer's batch)."""
-        return [e for _, e in self._outlet.published]
+        """Every event published so far, whole, in order (`when`, `advance`, or a consumer's
+        batch)."""
+        return list(self._outlet.stated)
+
+    def on_topic(self, topic: str) -> list[CloudEvent]:
+        """What reached one topic, as its consumers read it (public or private copies)."""
+        return [e for to, e in self._outlet.published if to == topic]
 
     async def state(self, collection: str, aggregate_id: str, state_type: type[T]) -> T | None:
         """An aggregate's stored state, read as `state_type`."""

@@ -90,7 +90,7 @@ async def play(stage: Stage) -> None:
     [found] = await stage.expect(
         "outreach.dispute_detected", where=lambda d: d["household_id"] == wus
     )
-    stage.say("demo.dispute.found", who=found.data["found_by_name"])
+    stage.say("demo.dispute.found", who=found.data["found_by"])
     [resolved] = await stage.expect("mediation.case_resolved")
     stage.say("demo.dispute.resolved", how=words(resolved.data["how"], stage.lang))
     await stage.settle()

@@ -101,7 +101,7 @@ async def play(stage: Stage) -> None:
     )
     stage.say(
         "demo.doorknock.assigned",
-        who=", ".join(f"{v.data['household_id']}→{v.data['volunteer_name']}" for v in visits),
+        who=", ".join(f"{v.data['household_id']}→{v.data['volunteer_id']}" for v in visits),
     )
     done = await report_visits(
         stage, visits, ["telecom_fraud", "fire_safety"], findings=lambda _visit: None

@@ -57,7 +57,7 @@ async def play(stage: Stage) -> None:
         "demo.homeservice.scheduled",
         service=words(booked.data["service"], stage.lang),
         day=booked.data["appointment_date"],
-        officer=booked.data["officer_name"],
+        officer=booked.data["officer_id"],
     )
     await stage.send(
         stage.command(

@@ -107,7 +107,7 @@ async def play(stage: Stage) -> None:
     [assigned] = await stage.expect("mediation.mediator_assigned")
     stage.say(
         "demo.mediation.assigned",
-        name=assigned.data["mediator_name"],
+        name=assigned.data["mediator_id"],
         reason=words(assigned.data["reason"], stage.lang),
     )
 
@@ -127,7 +127,7 @@ async def play(stage: Stage) -> None:
     [agreement] = await stage.expect("mediation.agreement_reached")
     stage.say(
         "demo.mediation.agreement",
-        terms="; ".join(f"{t['party']} {t['obligation']}" for t in agreement.data["terms"]),
+        terms="; ".join(t["obligation"] for t in agreement.data["terms"]),
     )
     await stage.send(
         *(

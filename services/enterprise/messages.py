@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.enterprise.catalogue import ControlCategory
 from shared import (
+    PERSONAL,
     Command,
     Day,
     Distinct,
@@ -48,8 +49,10 @@ class GeoPoint(_Part):
 
 
 class Person(_Part):
-    name: Name
-    phone: PhoneNumber
+    """A contact or liaison officer: their name and phone travel on `enterprise.private`."""
+
+    name: Annotated[Name, PERSONAL]
+    phone: Annotated[PhoneNumber, PERSONAL]
 
 
 class LiaisonOfficer(Person):

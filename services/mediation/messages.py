@@ -11,6 +11,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import (
+    PERSONAL,
     Command,
     Day,
     Distinct,
@@ -65,23 +66,23 @@ class _Part(BaseModel):
 
 
 class Party(_Part):
-    name: Name
+    name: Annotated[Name, PERSONAL]
     role: PartyRole
-    phone: PhoneNumber | None = None
+    phone: Annotated[PhoneNumber | None, PERSONAL] = None
 
 
 class CaseParty(_Part):
     """A party as the case records it: the role reported, or as a visitor wrote it down."""
 
-    name: str
+    name: Annotated[str, PERSONAL]
     role: str
-    phone: str | None = None
+    phone: Annotated[str | None, PERSONAL] = None
 
 
 class Term(_Part):
     """One obligation of an agreement: who does what, by when."""
 
-    party: Name
+    party: Annotated[Name, PERSONAL]
     obligation: ShortText
     due_date: Day
 
@@ -93,13 +94,13 @@ class RegisterMediator(Command, type="mediation.register_mediator", subject="med
     """Register a mediator, or update a registration (the cases they hold stay theirs)."""
 
     mediator_id: Id
-    name: Name
+    name: Annotated[Name, PERSONAL]
     kind: MediatorKind
     specialties: Annotated[list[Id], bounded(len(CATEGORIES)), Distinct] = Field(
         min_length=1, description=f"categories, each {CATEGORY_NOTE}"
     )
     blocks: Annotated[list[Id], bounded(BLOCKS_MAX), Distinct] = Field(default_factory=list)
-    phone: PhoneNumber
+    phone: Annotated[PhoneNumber, PERSONAL]
     max_active_cases: int = Field(ge=1, le=MAX_ACTIVE_CASES)
 
 
@@ -141,7 +142,7 @@ class ErasePerson(EraseOrder, type="mediation.erase_person", subject="erasure_id
     and so is every copy of their name found there (`station erase`)."""
 
 
-# -- what mediation reads from outreach.events (tolerant reader) ------------------------
+# -- what mediation reads from outreach.private (tolerant reader) -----------------------
 
 
 # Tolerant of what it does not need (unknown roles, fields added later), but what it stores
@@ -151,9 +152,9 @@ class VisitParty(_Part):
     role: ShortText | None = None
 
 
-class DisputeDetected(Fact, type="outreach.dispute_detected", subject="visit_id"):
+class DisputeDetected(Fact, type="outreach.dispute_detected", subject="visit_id", private=True):
     """A dispute found on a door-knocking visit: a case opens (and resolves at once when it
-    was settled on the spot)."""
+    was settled on the spot). Read whole, parties and description, from `outreach.private`."""
 
     visit_id: Id
     household_id: Id | None = None
@@ -171,11 +172,11 @@ class MediatorRegistered(Fact, type="mediation.mediator_registered", subject="me
     """The registration as stored, with the cases the mediator holds now."""
 
     mediator_id: str
-    name: str
+    name: Annotated[str, PERSONAL]
     kind: MediatorKind
     specialties: list[Category]
     blocks: list[str]
-    phone: str
+    phone: Annotated[str, PERSONAL]
     max_active_cases: int
     active_cases: int
 
@@ -190,7 +191,7 @@ class CaseOpened(Fact, type="mediation.case_opened", subject="case_id"):
     block: str | None
     urgency: Urgency
     parties: list[CaseParty]
-    description: str
+    description: Annotated[str, PERSONAL]
     opened_at: datetime
     household_id: str | None
     resolved_on_site: bool
@@ -201,8 +202,8 @@ class MediatorAssigned(Fact, type="mediation.mediator_assigned", subject="case_i
 
     case_id: str
     mediator_id: str
-    mediator_name: str
-    mediator_phone: str
+    mediator_name: Annotated[str, PERSONAL]
+    mediator_phone: Annotated[str, PERSONAL]
     reason: AssignmentReason
     mediator_kind: MediatorKind
     category: Category
@@ -221,7 +222,7 @@ class SessionRecorded(Fact, type="mediation.session_recorded", subject="case_id"
     outcome: SessionOutcome
     sessions: int
     sessions_without_agreement: int
-    notes: str | None
+    notes: Annotated[str | None, PERSONAL]
 
 
 class SessionOverdue(Fact, type="mediation.session_overdue", subject="case_id"):
@@ -247,7 +248,7 @@ class ObligationChecked(Fact, type="mediation.obligation_checked", subject="case
 
     case_id: str
     term_index: int
-    party: str
+    party: Annotated[str, PERSONAL]
     obligation: str
     fulfilled: bool
     checked_at: datetime
@@ -260,7 +261,7 @@ class ObligationOverdue(Fact, type="mediation.obligation_overdue", subject="case
     case_id: str
     mediator_id: str
     term_index: int
-    party: str
+    party: Annotated[str, PERSONAL]
     obligation: str
     due_date: date
 

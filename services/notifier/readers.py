@@ -2,7 +2,9 @@
 
 Each model has the producer's `type` and only the fields the notifier uses, written from
 the contract (`../shared/contract.md`); `tests/unit/test_contract.py` checks them against
-each producer's published document. Recipient ids and contacts are optional here on
+each producer's published document. Those that need people's names and phones are read
+whole from the producer's `<service>.private` topic (`private=True`); the others from
+its public events topic. Recipient ids and contacts are optional here on
 purpose: a fact that lacks them is recorded as a skipped notification, with the reason,
 instead of being refused as invalid data.
 """
@@ -44,14 +46,18 @@ class Transfer(_Part):
 # -- enterprise.events ------------------------------------------------------------------
 
 
-class EnterpriseRegistered(Fact, type="enterprise.enterprise_registered", subject="enterprise_id"):
+class EnterpriseRegistered(
+    Fact, type="enterprise.enterprise_registered", subject="enterprise_id", private=True
+):
     enterprise_id: str
     name: str | None = None
     liaison_officer: Officer | None = None
     contact: Person | None = None
 
 
-class OverCapacityDetected(Fact, type="enterprise.over_capacity_detected", subject="enterprise_id"):
+class OverCapacityDetected(
+    Fact, type="enterprise.over_capacity_detected", subject="enterprise_id", private=True
+):
     alert_id: str
     enterprise_id: str
     enterprise_name: str
@@ -81,7 +87,9 @@ class RedistributionEscalated(Fact, type="enterprise.redistribution_escalated", 
 # -- mediation.events -------------------------------------------------------------------
 
 
-class MediatorRegistered(Fact, type="mediation.mediator_registered", subject="mediator_id"):
+class MediatorRegistered(
+    Fact, type="mediation.mediator_registered", subject="mediator_id", private=True
+):
     mediator_id: str
     name: str | None = None
     phone: str | None = None
@@ -89,7 +97,7 @@ class MediatorRegistered(Fact, type="mediation.mediator_registered", subject="me
     language: str | None = None
 
 
-class MediatorAssigned(Fact, type="mediation.mediator_assigned", subject="case_id"):
+class MediatorAssigned(Fact, type="mediation.mediator_assigned", subject="case_id", private=True):
     case_id: str
     mediator_id: str | None = None
     mediator_name: str | None = None
@@ -111,7 +119,9 @@ class CaseEscalated(Fact, type="mediation.case_escalated", subject="case_id"):
 # -- outreach.events --------------------------------------------------------------------
 
 
-class VolunteerRegistered(Fact, type="outreach.volunteer_registered", subject="volunteer_id"):
+class VolunteerRegistered(
+    Fact, type="outreach.volunteer_registered", subject="volunteer_id", private=True
+):
     volunteer_id: str
     name: str | None = None
     phone: str | None = None
@@ -119,7 +129,7 @@ class VolunteerRegistered(Fact, type="outreach.volunteer_registered", subject="v
     language: str | None = None
 
 
-class VisitAssigned(Fact, type="outreach.visit_assigned", subject="visit_id"):
+class VisitAssigned(Fact, type="outreach.visit_assigned", subject="visit_id", private=True):
     visit_id: str
     volunteer_id: str | None = None
     volunteer_name: str | None = None
@@ -135,7 +145,9 @@ class CoverageGapDetected(Fact, type="outreach.coverage_gap_detected", subject="
     households_unassigned: int
 
 
-class HomeServiceScheduled(Fact, type="outreach.home_service_scheduled", subject="request_id"):
+class HomeServiceScheduled(
+    Fact, type="outreach.home_service_scheduled", subject="request_id", private=True
+):
     request_id: str
     service: str
     appointment_date: str

@@ -6,7 +6,7 @@ are generated from here and from the handlers' commands.
 """
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime
 
@@ -23,7 +23,7 @@ from services.outreach.vocabulary import (
     VisitOutcome,
     VolunteerProfile,
 )
-from shared import Fact, PersonErasedFact, Reason
+from shared import PERSONAL, Fact, PersonErasedFact, Reason
 
 # -- the registry -----------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class VisitAssigned(Fact, type="outreach.visit_assigned", subject="visit_id"):
     visit_id: str
     campaign_id: str
     volunteer_id: str
-    volunteer_name: str
+    volunteer_name: Annotated[str, PERSONAL]
     household_id: str
     block: str
     priority: int
@@ -150,10 +150,10 @@ class DisputeDetected(Fact, type="outreach.dispute_detected", subject="visit_id"
     block: str
     category: DisputeCategory
     parties: list[Party]
-    description: str
+    description: Annotated[str, PERSONAL]
     resolved_on_site: bool
     found_by: str
-    found_by_name: str
+    found_by_name: Annotated[str, PERSONAL]
 
 
 class FraudAttemptReported(Fact, type="outreach.fraud_attempt_reported", subject="report_id"):
@@ -180,11 +180,11 @@ class HomeServiceScheduled(Fact, type="outreach.home_service_scheduled", subject
     service: HomeService
     appointment_date: date
     officer_id: str
-    address: str
+    address: Annotated[str, PERSONAL]
     block: str
     requested_by: Requester
     person: ServicePerson
-    officer_name: str
+    officer_name: Annotated[str, PERSONAL]
     on_preferred_date: bool
 
 

@@ -1,12 +1,16 @@
 """The outreach service's words: blocks, fraud schemes, organisations, and the parts of its
-messages (members, parties, findings), shared by its commands, facts and state."""
+messages (members, parties, findings), shared by its commands, facts and state.
+
+Residents' and volunteers' names, ages, phones, addresses and household risk flags, and
+dispute parties and descriptions, are `PERSONAL`: its facts carry them on
+`outreach.private` only."""
 
 import re
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import Age, Distinct, Id, Name, PhoneNumber, ShortText, Text, Yuan, bounded
+from shared import PERSONAL, Age, Distinct, Id, Name, PhoneNumber, ShortText, Text, Yuan, bounded
 
 Scheme = Literal[
     "impersonate_official_order",
@@ -84,10 +88,10 @@ class Part(BaseModel):
 
 
 class Member(Part):
-    name: Name
-    age: Age
-    phone: PhoneNumber | None = None
-    mobility_impaired: bool = False
+    name: Annotated[Name, PERSONAL]
+    age: Annotated[Age, PERSONAL]
+    phone: Annotated[PhoneNumber | None, PERSONAL] = None
+    mobility_impaired: Annotated[bool, PERSONAL] = False
 
 
 class Target(Part):
@@ -102,14 +106,14 @@ class Target(Part):
 
 
 class Party(Part):
-    name: Name
+    name: Annotated[Name, PERSONAL]
     role: PartyRole
 
 
 class DisputeFinding(Part):
     category: DisputeCategory
     parties: Annotated[list[Party], bounded(PARTIES_MAX)]
-    description: Text
+    description: Annotated[Text, PERSONAL]
     resolved_on_site: bool
 
 
@@ -127,31 +131,31 @@ class Findings(Part):
 class ServicePerson(Part):
     """The person a home service is for."""
 
-    name: Name
-    age: Age
-    mobility_impaired: bool = False
+    name: Annotated[Name, PERSONAL]
+    age: Annotated[Age, PERSONAL]
+    mobility_impaired: Annotated[bool, PERSONAL] = False
 
 
 class Requester(Part):
-    name: Name
+    name: Annotated[Name, PERSONAL]
     relation: ShortText
-    phone: PhoneNumber
+    phone: Annotated[PhoneNumber, PERSONAL]
 
 
 class HouseholdProfile(Part):
     household_id: Id
     block: Id = Field(description=BLOCK_NOTE)
-    address: ShortText
+    address: Annotated[ShortText, PERSONAL]
     members: Annotated[list[Member], bounded(MEMBERS_MAX)]
     business_type: ShortText | None = None
-    lives_alone_elderly: bool = False
-    prior_fraud_victim: bool = False
+    lives_alone_elderly: Annotated[bool, PERSONAL] = False
+    prior_fraud_victim: Annotated[bool, PERSONAL] = False
 
 
 class VolunteerProfile(Part):
     volunteer_id: Id
-    name: Name
+    name: Annotated[Name, PERSONAL]
     organisation: Organisation
     blocks: Blocks = Field(description=BLOCK_NOTE + "; at least one (else: no_blocks)")
-    phone: PhoneNumber
+    phone: Annotated[PhoneNumber, PERSONAL]
     max_open_visits: int = Field(ge=1, le=MAX_OPEN_VISITS)

@@ -3,8 +3,9 @@
 What a service reads comes from its wiring (the handlers' message types and their
 topics); what it publishes from its contract module (the `Fact` classes of its own
 prefix, plus `command_rejected` when it takes commands); its rejection reasons from the
-module's `Reason` constants. `python -m infra docs` writes the results under `docs/`;
-`--check` fails when what is committed is stale.
+module's `Reason` constants. A fact with personal fields (`personal.py`) is listed on both
+topics it goes to, its personal fields named (`x-personal-fields`). `python -m infra docs`
+writes the results under `docs/`; `--check` fails when what is committed is stale.
 """
 
 import inspect
@@ -21,6 +22,7 @@ from shared._kit.clock import SystemClock
 from shared._kit.envelope import CONTENT_TYPE
 from shared._kit.memory import MemoryDatabase
 from shared._kit.messages import Command, CommandRejected, Fact, Message, Reason, TimerFailed
+from shared._kit.personal import dotted, personal_paths
 from shared._kit.pipeline import REJECTED, TIMER_FAILED
 from shared._kit.runtime import Runtime
 from shared._kit.settings import ServiceSettings
@@ -50,12 +52,20 @@ class Entry:
     def summary(self) -> str:
         return inspect.getdoc(self.model) or ""
 
+    @property
+    def personal(self) -> list[str]:
+        """The personal fields of a fact this service states (`members[].name`)."""
+        if self.kind != "fact" or getattr(self.model, "reads_private", False):
+            return []
+        return [dotted(p) for p in personal_paths(self.model)]
+
 
 @dataclass
 class ServiceContract:
     service: str
     intake: str
     events: str
+    private: str = ""
     commands: list[Entry] = field(default_factory=list)
     facts: list[Entry] = field(default_factory=list)
     reads: list[Entry] = field(default_factory=list)
@@ -86,7 +96,7 @@ def offline_runtime(
 def describe(runtime: Runtime[Any], module: ModuleType | None) -> ServiceContract:
     """The contract of a wired service: what it reads, what it publishes, why it refuses."""
     name = runtime.service
-    contract = ServiceContract(name, runtime.intake, runtime.events)
+    contract = ServiceContract(name, runtime.intake, runtime.events, runtime.private)
     for topic, routes in runtime.routes.items():
         for route in routes.values():
             model = route.model
@@ -173,7 +183,7 @@ def asyncapi(contract: ServiceContract) -> dict[str, Any]:
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
     for e in entries:
-        messages[e.event_type] = {
+        message: dict[str, Any] = {
             "name": e.event_type,
             "title": e.name,
             "summary": e.summary.split("\n\n")[0],
@@ -183,12 +193,36 @@ def asyncapi(contract: ServiceContract) -> dict[str, Any]:
                 "kafka": {"key": {"type": "string", "description": e.subject or "subject"}}
             },
         }
+        if e.personal:
+            message["description"] = (
+                f"Published twice with the same id, type and subject: whole on "
+                f"`{contract.private}`, and on `{e.topic}` without its personal fields "
+                f"({', '.join(e.personal)})."
+            )
+            message["x-personal-fields"] = e.personal
+        messages[e.event_type] = message
         channel = channels.setdefault(_channel_id(e.topic), {"address": e.topic, "messages": {}})
+        channel["messages"][e.name] = {"$ref": f"#/components/messages/{e.event_type}"}
+    private = [
+        Entry(e.event_type, e.model, contract.private, "fact", e.subject)
+        for e in contract.facts
+        if e.personal
+    ]
+    for e in private:
+        channel = channels.setdefault(
+            _channel_id(e.topic),
+            {
+                "address": e.topic,
+                "description": "the whole of the facts with personal fields, for the "
+                "consumers allowed to read them",
+                "messages": {},
+            },
+        )
         channel["messages"][e.name] = {"$ref": f"#/components/messages/{e.event_type}"}
     operations: dict[str, Any] = {}
     for action, group in (
         ("receive", [*contract.commands, *contract.reads]),
-        ("send", contract.facts),
+        ("send", [*contract.facts, *private]),
     ):
         for topic in sorted({e.topic for e in group}):
             cid = _channel_id(topic)

@@ -82,7 +82,9 @@ def mismatches(
 
 
 def reader_mismatches(reader: type[BaseModel], producer_document: dict[str, Any]) -> list[str]:
-    """Compare a reader model with the producer's AsyncAPI message of the same type."""
+    """Compare a reader model with the producer's AsyncAPI message of the same type; a
+    reader of the public topic may not read a field the producer publishes only on its
+    private topic (`x-personal-fields`)."""
     event_type = getattr(reader, "type", "")
     message = producer_document["components"]["messages"].get(event_type)
     if message is None:
@@ -90,7 +92,17 @@ def reader_mismatches(reader: type[BaseModel], producer_document: dict[str, Any]
     pdefs = producer_document["components"]["schemas"]
     data = message["payload"]["properties"]["data"]
     schema = reader.model_json_schema(mode="validation")
-    return [
+    found = [
         f"{event_type}.{problem}"
         for problem in mismatches(schema, data, schema.get("$defs", {}), pdefs)
     ]
+    if not getattr(reader, "reads_private", False):
+        personal = message.get("x-personal-fields", [])
+        read = set(reader.model_fields)
+        found += [
+            f"{event_type}.{path}: personal, published only on the private topic "
+            "(declare the reader private=True)"
+            for path in personal
+            if path.split(".")[0].removesuffix("[]") in read
+        ]
+    return found

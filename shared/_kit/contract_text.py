@@ -77,6 +77,14 @@ def _table(schema: Schema) -> list[str]:
 def _entry(e: Entry, defs: dict[str, Schema], ref: str) -> list[str]:
     key = f"key `{e.subject}`" if e.subject else "key: the subject"
     lines = [f"#### `{e.event_type}`", "", f"On `{e.topic}`, {key}. {e.summary}".rstrip(), ""]
+    if e.personal and not e.topic.endswith(".private"):  # (a read of the whole fact)
+        private = e.topic.rsplit(".", 1)[0] + ".private"
+        moved = ", ".join(f"`{p}`" for p in e.personal)
+        lines += [
+            f"Personal fields, moved to `{private}` (the whole fact, same id, type and "
+            f"subject); the copy on `{e.topic}` leaves them out: {moved}.",
+            "",
+        ]
     return [*lines, *_table(defs[_ref_name(ref)])]
 
 

@@ -9,13 +9,16 @@ the event's subject (and so its Kafka key). A service handles a message by annot
 handler's first parameter with its class; it emits a fact by returning an instance in a
 `Change`. Another service reading that fact declares a model of its own with the same
 `type` and only the fields it reads (tolerant reader), checked against the producer's
-published schema by the contract tests.
+published schema by the contract tests; one that reads personal fields (`personal.py`)
+says `private=True` and is given the producer's `<service>.private` topic.
 """
 
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from shared._kit.personal import register
 
 
 class Message(BaseModel):
@@ -26,9 +29,16 @@ class Message(BaseModel):
 
     type: ClassVar[str] = ""
     subject_field: ClassVar[str | None] = None
+    # a reader of another service's fact that needs its personal fields
+    reads_private: ClassVar[bool] = False
 
     def __init_subclass__(
-        cls, *, type: str | None = None, subject: str | None = None, **kwargs: Any
+        cls,
+        *,
+        type: str | None = None,
+        subject: str | None = None,
+        private: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if type is not None:
@@ -37,12 +47,16 @@ class Message(BaseModel):
             cls.type = type
         if subject is not None:
             cls.subject_field = subject
+        if private is not None:
+            cls.reads_private = private
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         if cls.subject_field is not None and cls.subject_field not in cls.model_fields:
             raise TypeError(f"{cls.__name__}: subject field {cls.subject_field!r} is not a field")
+        if cls.type and issubclass(cls, Fact) and not cls.reads_private:
+            register(cls.type, cls)
 
     @classmethod
     def prefix(cls) -> str:

@@ -1,4 +1,10 @@
-"""Publishing with acks=all and the idempotent producer, and the outbox relay."""
+"""Publishing with acks=all and the idempotent producer, and the outbox relay.
+
+A fact with personal fields leaves as two records, its public copy on the events topic
+and the whole event on the service's private topic (`personal.py`); it is published
+when the broker has both. The outbox keeps the whole event, so the relay splits it the
+same way.
+"""
 
 import asyncio
 from collections.abc import Callable, Sequence
@@ -15,32 +21,47 @@ from shared._kit.envelope import CloudEvent, kafka_headers
 from shared._kit.logging import lines_together
 from shared._kit.marking import mark_all_published
 from shared._kit.metrics import PlatformMetrics
+from shared._kit.personal import copies
 from shared._kit.pipeline import event_fields
 
 log = structlog.get_logger("station.publishing")
 
 
 class Publisher:
-    """Sends CloudEvents through one idempotent, acks=all producer."""
+    """Sends CloudEvents through one idempotent, acks=all producer.
 
-    def __init__(self, producer: AIOKafkaProducer, *, service: str, metrics: PlatformMetrics):
+    `private`: the service's private topic, where the whole of each fact with personal
+    fields goes (None: every event goes whole to the topic it is published on)."""
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        *,
+        service: str,
+        metrics: PlatformMetrics,
+        private: str | None = None,
+    ):
         self.producer = producer
         self.service = service
         self.metrics = metrics
+        self.private = private
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
-        """Publish all, in order, and return once the broker has every one of them."""
-        futures = [
-            await self.producer.send(topic, e.to_bytes(), key=e.key, headers=kafka_headers())
-            for e in events
+        """Publish all, in order, and return once the broker has every one of them (both
+        copies of a fact with personal fields)."""
+        sent = [
+            (to, e, await self.producer.send(to, e.to_bytes(), key=e.key, headers=kafka_headers()))
+            for to, group in copies(topic, self.private, events)
+            for e in group
         ]
         with lines_together():
-            for event, future in zip(events, futures, strict=True):
+            for to, event, future in sent:
                 record = await future
-                self.metrics.emitted.labels(self.service, event.type).inc()
+                if to == topic:  # one fact, however many copies
+                    self.metrics.emitted.labels(self.service, event.type).inc()
                 log.info(
                     "event_emitted",
-                    topic=topic,
+                    topic=to,
                     partition=record.partition,
                     offset=record.offset,
                     **event_fields(event),

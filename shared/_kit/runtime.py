@@ -6,9 +6,11 @@
 
 A handler is registered once: its message type comes from its first parameter's
 annotation (a union registers it for each member), its topic from the message's kind
-(commands from the service's intake, facts from their service's events topic, timers
-from the timer loop). Stores made here are known to the outbox relay and to index
-creation. The same runtime runs under Kafka (`server.py`) and in memory (`testing.py`).
+(commands from the service's intake, facts from their service's events topic, or its
+private topic for a reader declared `private=True` and for a service's own facts with
+personal fields, timers from the timer loop). Stores made here are known to the outbox
+relay and to index creation. The same runtime runs under Kafka (`server.py`) and in
+memory (`testing.py`).
 """
 
 import inspect
@@ -34,10 +36,11 @@ from shared._kit.erasure import (
     PersonErasedFact,
 )
 from shared._kit.messages import Command, Fact, Message, State, Timer
+from shared._kit.personal import personal_paths_of, publishes_personal
 from shared._kit.pipeline import Route
 from shared._kit.settings import ServiceSettings
 from shared._kit.timers import Timers
-from shared._kit.topics import events_topic, intake_topic
+from shared._kit.topics import events_topic, intake_topic, private_topic
 
 Document = dict[str, Any]
 S = TypeVar("S", bound=ServiceSettings)
@@ -68,6 +71,7 @@ class Runtime(Generic[S]):
         self.source = f"/services/{service}"
         self.intake = intake_topic(settings.topic_prefix)
         self.events = events_topic(settings.topic_prefix)
+        self.private = private_topic(settings.topic_prefix)
         self.timers = Timers(
             db["timers"],
             service=service,
@@ -153,14 +157,29 @@ class Runtime(Generic[S]):
                 raise ValueError(f"{self.service}: {model.type} is another service's command")
             return self.routes.setdefault(self.intake, {})
         if issubclass(model, Fact):
-            topic = self.events if own else events_topic(model.prefix())
-            return self.routes.setdefault(topic, {})
+            return self.routes.setdefault(self.fact_topic(model), {})
         raise TypeError(f"{model.__name__} is not a Command, Fact or Timer")
+
+    def fact_topic(self, model: type[Message]) -> str:
+        """Where this service reads a fact: the producer's events topic, or its private
+        topic for a reader of personal fields; its own facts whole, from its own private
+        topic where they have personal fields (the handler has the class that states them)."""
+        if model.prefix() == self.service:
+            return self.private if personal_paths_of(model.type) else self.events
+        if model.reads_private:
+            return private_topic(model.prefix())
+        return events_topic(model.prefix())
+
+    @property
+    def writes_private(self) -> bool:
+        """Whether some fact of this service has personal fields (for its private topic)."""
+        return publishes_personal(self.service)
 
     @property
     def topics(self) -> list[str]:
         """Every topic the service reads or writes (checked at start-up)."""
-        return list(dict.fromkeys([*self.routes, self.events]))
+        written = [self.events, self.private] if self.writes_private else [self.events]
+        return list(dict.fromkeys([*self.routes, *written]))
 
 
 def message_types(handler: Callable[..., Any]) -> list[type[Message]]:

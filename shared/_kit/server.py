@@ -119,7 +119,7 @@ def build_app(
         max_age_s=settings.stats_max_age_s,
         timeout_s=settings.mongodb_timeout_s,
     )
-    publisher = Publisher(producer, service=service.name, metrics=metrics)
+    publisher = Publisher(producer, service=service.name, metrics=metrics, private=runtime.private)
     pipeline = Pipeline(
         service=service.name,
         source=runtime.source,

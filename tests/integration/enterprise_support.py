@@ -134,7 +134,7 @@ async def enterprise(
     extra_env: dict[str, str] = marker.args[0] if marker else {}
     suffix = unique_id("t")
     prefix, database = f"enterprise-{suffix}", f"enterprise_{suffix}".replace("-", "_")
-    topics = [f"{prefix}.intake", f"{prefix}.events"]
+    topics = [f"{prefix}.intake", f"{prefix}.events", f"{prefix}.private"]
     await ensure_topics(infra.kafka_bootstrap_servers, [*topics, *map(dlq_topic, topics)])
     service = ServiceProcess(
         "enterprise",

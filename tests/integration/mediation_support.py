@@ -13,7 +13,9 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+import services.outreach.messages  # noqa: F401 - says which fields are personal
 from shared._kit.envelope import CloudEvent
+from shared._kit.personal import copies
 from tests.processes import ServiceProcess
 from tests.support import (
     EventTail,
@@ -25,7 +27,7 @@ from tests.support import (
     stats_showing,
 )
 
-TOPICS = ["mediation.intake", "mediation.events", "outreach.events"]
+TOPICS = ["mediation.intake", "mediation.events", "mediation.private", "outreach.private"]
 LEI_PARTIES = [
     {"name": "Ms. Lei", "role": "applicant", "phone": "13900000001"},
     {"name": "Chen", "role": "respondent", "phone": "13900000002"},
@@ -35,13 +37,15 @@ LEI_PARTIES = [
 
 @dataclass
 class Mediation:
-    """The service under test, its tail of mediation.events and a way to send commands."""
+    """The service under test, its tails of mediation.events and mediation.private (its
+    facts whole) and a way to send commands."""
 
     infra: Infra
     service: ServiceProcess
     tail: EventTail
     suffix: str
     database: str
+    private: EventTail
 
     def id(self, name: str) -> str:
         return f"{name}-{self.suffix}"
@@ -152,9 +156,12 @@ class Mediation:
                 "found_by": self.id("officer"),
             },
         )
-        await produce(
-            self.infra.kafka_bootstrap_servers, "outreach.events", [(event.key, event.to_bytes())]
-        )
+        # as outreach publishes it: whole on its private topic, without parties and
+        # description on its events topic
+        for topic, group in copies("outreach.events", "outreach.private", [event]):
+            await produce(
+                self.infra.kafka_bootstrap_servers, topic, [(e.key, e.to_bytes()) for e in group]
+            )
         return vid
 
     async def stats(self) -> dict[str, Any]:
@@ -195,11 +202,14 @@ async def running_mediation(
         },
     )
     try:
-        async with EventTail(infra.kafka_bootstrap_servers, "mediation.events") as tail:
+        async with (
+            EventTail(infra.kafka_bootstrap_servers, "mediation.events") as tail,
+            EventTail(infra.kafka_bootstrap_servers, "mediation.private") as private,
+        ):
             await service.start()
             try:
                 await service.wait_ready()
-                yield Mediation(infra, service, tail, suffix, database)
+                yield Mediation(infra, service, tail, suffix, database, private)
             finally:
                 await service.stop()
                 await service.kill()

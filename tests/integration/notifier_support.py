@@ -11,9 +11,14 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
+# the producers' classes say which of their facts' fields are personal (`copies`)
+import services.enterprise.messages
+import services.mediation.messages
+import services.outreach.messages  # noqa: F401
 from infra.dev_sinks import MailSink, SmsGateway, serve_sms, serve_smtp
 from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent
+from shared._kit.personal import copies
 from tests.integration.enterprise_support import Enterprise
 from tests.processes import ServiceProcess
 from tests.support import (
@@ -26,7 +31,9 @@ from tests.support import (
     stats_of,
 )
 
-READS = ["enterprise.events", "mediation.events", "outreach.events"]
+PRODUCERS = ("enterprise", "mediation", "outreach")
+# the public and the private topic of each producer (the notifier reads both)
+READS = [f"{p}.{kind}" for p in PRODUCERS for kind in ("events", "private")]
 TOKEN = "test-token"
 
 
@@ -74,11 +81,15 @@ class Notifier:
         return name + self.suffix.translate(str.maketrans("0123456789", "ghijklmnop"))
 
     async def publish(self, *events: CloudEvent) -> None:
-        """Facts on their producers' topics, in order per topic."""
-        for topic in READS:
-            batch = [(e.key, e.to_bytes()) for e in events if e.type.startswith(topic[:-7])]
-            if batch:
-                await produce(self.infra.kafka_bootstrap_servers, topic, batch)
+        """Facts on their producers' topics as the producers publish them (a fact with
+        personal fields whole on the private topic, without them on events), in order
+        per topic."""
+        for producer in PRODUCERS:
+            own = [e for e in events if e.type.startswith(f"{producer}.")]
+            for topic, group in copies(f"{producer}.events", f"{producer}.private", own):
+                if group:
+                    batch = [(e.key, e.to_bytes()) for e in group]
+                    await produce(self.infra.kafka_bootstrap_servers, topic, batch)
 
     async def restart(self) -> None:
         """A new process of the same deployment (same group, database and topics)."""
@@ -273,7 +284,9 @@ async def contract_enterprise(
     suffix = unique_id("e")
     group, database = f"enterprise-{suffix}", f"enterprise_{suffix}".replace("-", "_")
     await start_group_at_end(
-        infra.kafka_bootstrap_servers, group, ["enterprise.intake", "enterprise.events"]
+        infra.kafka_bootstrap_servers,
+        group,
+        ["enterprise.intake", "enterprise.events", "enterprise.private"],
     )
     service = ServiceProcess(
         "enterprise",

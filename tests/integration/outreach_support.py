@@ -137,7 +137,8 @@ def attempt(rid: str, block: str, scheme: str) -> c.ReportFraudAttempt:
 
 @dataclass
 class Outreach:
-    """The service under test, its tail of events and a way to send commands."""
+    """The service under test, its tails of events and of its private topic (its facts
+    whole), and a way to send commands."""
 
     infra: Infra
     service: ServiceProcess
@@ -145,6 +146,7 @@ class Outreach:
     suffix: str
     prefix: str
     database: str
+    private: EventTail
 
     def id(self, name: str) -> str:
         return f"{name}-{self.suffix}"
@@ -174,7 +176,7 @@ class Outreach:
 
 
 async def private_topics(infra: Infra, prefix: str) -> list[str]:
-    topics = [f"{prefix}.intake", f"{prefix}.events"]
+    topics = [f"{prefix}.intake", f"{prefix}.events", f"{prefix}.private"]
     everything = [*topics, *map(dlq_topic, topics)]
     await ensure_topics(infra.kafka_bootstrap_servers, everything)
 
@@ -220,11 +222,14 @@ async def running_outreach(
     topics = await private_topics(infra, prefix)
     service = service_process(infra, prefix, database, **(env or {}))
     try:
-        async with EventTail(infra.kafka_bootstrap_servers, f"{prefix}.events") as tail:
+        async with (
+            EventTail(infra.kafka_bootstrap_servers, f"{prefix}.events") as tail,
+            EventTail(infra.kafka_bootstrap_servers, f"{prefix}.private") as private,
+        ):
             await service.start()
             try:
                 await service.wait_ready()
-                yield Outreach(infra, service, tail, suffix, prefix, database)
+                yield Outreach(infra, service, tail, suffix, prefix, database, private)
             finally:
                 await service.stop()
                 await service.kill()

@@ -18,13 +18,15 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from cli.events import EVENTS_TOPICS, INTAKE_TOPICS, Event, read_all
+from infra.topics import PRIVATE_TOPICS
 from tests.processes import ServiceProcess
 from tests.support import ROOT, Infra, start_group_at_end
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ("enterprise", "mediation", "outreach", "notifier")
-TOPICS = [*INTAKE_TOPICS, *EVENTS_TOPICS]
+# the services read facts with personal fields from the private topics too
+TOPICS = [*INTAKE_TOPICS, *EVENTS_TOPICS, *PRIVATE_TOPICS]
 
 
 @pytest.fixture

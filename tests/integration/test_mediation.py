@@ -6,12 +6,14 @@ full-time mediator gets her, the contractor and the worker to agree, and the fol
 find both obligations fulfilled.
 """
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from shared._kit.envelope import CloudEvent
 from tests.integration.mediation_support import Mediation, running_mediation
-from tests.support import Infra
+from tests.support import Infra, produce, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -55,11 +57,25 @@ async def test_seed_story_reported_assigned_agreed_followed_up_resolved(
 
     assert opened["subject"] == case_id
     assert opened["data"]["category"] == "construction_payment"
-    assert [p["name"] for p in opened["data"]["parties"]] == ["Ms. Lei", "Chen", "Ye"]
+    # the parties' roles on the public fact, their names and phones only on the private one
+    assert opened["data"]["parties"] == [
+        {"role": "applicant"},
+        {"role": "respondent"},
+        {"role": "third_party"},
+    ]
+    assert "description" not in opened["data"]
+    [whole] = await med.private.wait_for("mediation.case_opened", case_id=case_id)
+    assert whole["id"] == opened["id"]
+    assert [p["name"] for p in whole["data"]["parties"]] == ["Ms. Lei", "Chen", "Ye"]
+    assert whole["data"]["parties"][0]["phone"] == "13900000001"
     assert assigned["data"]["mediator_id"] == med.id("lu")
     assert assigned["data"]["mediator_kind"] == "station_full_time"
     assert assigned["correlationid"] == opened["correlationid"], "one story"
-    assert agreed["data"]["terms"] == TERMS
+    assert agreed["data"]["terms"] == [
+        {k: v for k, v in term.items() if k != "party"} for term in TERMS
+    ]
+    [agreed_whole] = await med.private.wait_for("mediation.agreement_reached", case_id=case_id)
+    assert agreed_whole["data"]["terms"] == TERMS
     assert agreed["data"]["follow_up_due"] == "2026-12-10"
     assert resolved["data"]["how"] == "agreement_fulfilled"
     assert resolved["data"]["sessions"] == 1
@@ -90,12 +106,54 @@ async def test_disputes_found_on_visits_open_a_case_and_one_settled_there_is_res
 
     assert opened["data"]["source"] == "outreach"
     assert opened["data"]["block"] == "block-07"
+    # the parties came whole from outreach.private; the case's own private fact names them
+    [whole] = await med.private.wait_for("mediation.case_opened", dispute_id=quarrel)
+    assert [p["name"] for p in whole["data"]["parties"]] == ["Mr. Wu", "Mrs. Wu"]
+    assert whole["data"]["description"] == "a couple quarrelling"
+    assert [set(p) for p in opened["data"]["parties"]] == [{"role"}, {"role"}]
     assert assigned["data"]["mediator_id"] == med.id("community-a"), "serves block-07"
     assert assigned["data"]["reason"] == "serves_block"
     assert (resolved["data"]["how"], resolved["data"]["days_open"]) == ("resolved_on_site", 0)
     assert med.tail.of_type("mediation.mediator_assigned", case_id=on_site_case) == []
     stats = await med.stats_once(resolved_on_site=1, cases=2)
     assert stats["cases_by_source"] == {"outreach": 2}
+
+
+async def test_a_forged_dispute_on_outreachs_private_topic_is_dead_lettered_and_opens_nothing(
+    mediation: Mediation,
+) -> None:
+    med = mediation
+    await _station(med)
+    vid = med.id("visit-forged")
+    forged = CloudEvent(
+        id=uuid.uuid4().hex,
+        source="/intake/mallory",
+        type="outreach.dispute_detected",
+        subject=vid,
+        data={
+            "visit_id": vid,
+            "category": "family",
+            "parties": [{"name": "Someone Else", "role": "applicant"}],
+            "description": "made up",
+            "resolved_on_site": False,
+        },
+    )
+    bootstrap = med.infra.kafka_bootstrap_servers
+    await produce(bootstrap, "outreach.private", [(forged.key, forged.to_bytes())])
+    real = await med.visit_found_dispute("visit-real", on_site=False)
+
+    dlq = await read_topic(
+        bootstrap,
+        "outreach.private.dlq",
+        until=lambda records: any(r.value == forged.to_bytes() for r in records),
+    )
+    await med.tail.wait_for("mediation.case_opened", dispute_id=real)
+
+    [copy] = [r for r in dlq if r.value == forged.to_bytes()]
+    headers = {k: v.decode() for k, v in copy.headers}
+    assert headers["x-dlq-reason"] == "foreign_source"
+    assert headers["x-dlq-original-topic"] == "outreach.private"
+    assert med.tail.of_type("mediation.case_opened", dispute_id=vid) == []
 
 
 async def test_bad_commands_are_rejected_with_a_reason_and_change_nothing(

@@ -82,7 +82,7 @@ async def test_concurrent_handlers_of_one_cause_leave_one_notification_per_key(
         timer_owner="test",
     )
     wiring(lambda _s: {"sms": gateway, "log": LogChannel()})(runtime)
-    route = runtime.routes["enterprise.events"]["enterprise.over_capacity_detected"]
+    route = runtime.routes["enterprise.private"]["enterprise.over_capacity_detected"]
     causes = [_alert("13800000001"), _alert("13800000001")]
 
     async def handle(event: CloudEvent) -> None:

@@ -7,6 +7,7 @@ reports of one scheme in one block launch one campaign there; a 90-year-old's lo
 card is replaced at home.
 """
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -123,12 +124,59 @@ async def test_a_warning_to_restaurants_of_two_blocks_then_visits_with_findings(
     assert (dispute["data"]["category"], dispute["data"]["resolved_on_site"]) == ("family", True)
     assert dispute["data"]["household_id"] == o.id("the-wus")
     assert dispute["data"]["found_by"] == wus["data"]["volunteer_id"]
+    # public: ids, roles and the category; private: the whole fact, the same id
+    assert dispute["data"]["parties"] == [{"role": "applicant"}, {"role": "respondent"}]
+    assert not {"description", "found_by_name"} & set(dispute["data"])
+    [whole] = await o.private.wait_for("outreach.dispute_detected")
+    assert (whole["id"], whole["subject"]) == (dispute["id"], dispute["subject"])
+    assert [p["name"] for p in whole["data"]["parties"]] == ["Wu Gang", "Wu Li"]
+    assert whole["data"]["description"] == "A quarrel over money lent to a cousin."
     stats = await o.stats_once(disputes_found=1, fraud_dissuaded=1)
     assert stats["fraud_dissuaded_yuan"] == 21_000
     assert stats["households"] == 11
     assert stats["volunteers"] == 5
     assert stats["visits_by_state"]["completed"] == 2
     assert stats["coverage_by_block"][B1]["households"] == 5
+
+
+async def test_registrations_on_the_public_topic_carry_no_name_phone_address_or_flag(
+    outreach: Outreach,
+) -> None:
+    o = outreach
+    home = household(o.id("grandma-li"), B3, ages=(84,), alone=True).model_copy(
+        update={"prior_fraud_victim": True}
+    )
+    await o.send(home, volunteer(o.id("grid-he"), [B3], org="grid_worker"))
+
+    [registered] = await o.tail.wait_for("outreach.household_registered")
+    [joined] = await o.tail.wait_for("outreach.volunteer_registered")
+    [whole_home] = await o.private.wait_for("outreach.household_registered")
+    [whole_volunteer] = await o.private.wait_for("outreach.volunteer_registered")
+
+    assert registered["data"] == {
+        "household_id": o.id("grandma-li"),
+        "block": B3,
+        "members": [{}],
+        "business_type": None,
+    }
+    assert set(joined["data"]) == {
+        "volunteer_id",
+        "organisation",
+        "blocks",
+        "max_open_visits",
+        "open_visits",
+    }
+    assert (whole_home["id"], whole_home["subject"]) == (registered["id"], registered["subject"])
+    assert whole_home["data"]["members"] == [
+        {"name": f"{o.id('grandma-li')}-0", "age": 84, "phone": None, "mobility_impaired": False}
+    ]
+    assert whole_home["data"]["address"] == f"{o.id('grandma-li')}, {B3}"
+    assert whole_home["data"]["lives_alone_elderly"] is True
+    assert whole_home["data"]["prior_fraud_victim"] is True
+    assert whole_volunteer["data"]["phone"] == "13800000000"
+    public = json.dumps([registered, joined])
+    assert "13800000000" not in public
+    assert f"{o.id('grandma-li')}-0" not in public, "the member's name"
 
 
 async def test_three_attempt_reports_in_a_block_launch_one_cluster_campaign(
@@ -179,7 +227,12 @@ async def test_the_90_year_olds_id_card_booked_at_home_then_done(outreach: Outre
     assert scheduled["subject"] == o.id("id-card")
     assert scheduled["data"]["appointment_date"] == str(today + timedelta(days=1))
     assert scheduled["data"]["officer_id"] == o.id("officer-lu")
-    assert scheduled["data"]["requested_by"]["phone"] == "13900000000"
+    assert scheduled["data"]["requested_by"] == {"relation": "son"}
+    assert "address" not in scheduled["data"]
+    [whole] = await o.private.wait_for("outreach.home_service_scheduled")
+    assert whole["id"] == scheduled["id"]
+    assert whole["data"]["requested_by"]["phone"] == "13900000000"
+    assert whole["data"]["address"] == "7 Lane, block-01"
     assert completed["data"]["officer_id"] == o.id("officer-lu")
     stats = await o.stats_once(home_services_by_state={"completed": 1})
     assert stats["home_services_by_state"] == {"completed": 1}

@@ -27,7 +27,7 @@ async def test_service_becomes_ready_and_stops_cleanly_on_sigterm(
     # a group of its own, starting at the end: it must neither replay earlier tests'
     # commands nor take partitions from a running stack's `<name>` group
     group = unique_id(f"{name}-lifecycle")
-    topics = [t for t in contract_topics() if t.endswith((".intake", ".events"))]
+    topics = [t for t in contract_topics() if t.endswith((".intake", ".events", ".private"))]
     await start_group_at_end(infra.kafka_bootstrap_servers, group, topics)
     service = ServiceProcess(
         name,
@@ -77,7 +77,9 @@ async def test_sigusr1_prints_the_stacks_and_the_service_goes_on(
 ) -> None:
     """The look inside a process that hangs (tests ask for it when a stop times out)."""
     group = unique_id("enterprise-stacks")
-    await start_group_at_end(infra.kafka_bootstrap_servers, group, ["enterprise.intake"])
+    # at the end of every topic it reads: earlier tests' facts would keep it busy
+    topics = ["enterprise.intake", "enterprise.events", "enterprise.private"]
+    await start_group_at_end(infra.kafka_bootstrap_servers, group, topics)
     service = ServiceProcess(
         "enterprise",
         {
