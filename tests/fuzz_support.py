@@ -462,7 +462,7 @@ def _edited(draw: st.DrawFn, old: JSON) -> JSON:  # noqa: PLR0911 - one answer p
             where = draw(st.integers(0, len(old)))
             return old[:where] + draw(st.sampled_from(HOSTILE_STRINGS[:21])) + old[where:]
         if edit == "huge":
-            return (old or "x") * (100_000 // max(1, len(old)) + 1)
+            return (old or "x") * max(2, 100_000 // max(1, len(old)))
         if edit == "numeric":
             return draw(st.sampled_from(HOSTILE_NUMBERS))
     elif isinstance(old, int | float) and not isinstance(old, bool):
@@ -474,10 +474,10 @@ def _edited(draw: st.DrawFn, old: JSON) -> JSON:  # noqa: PLR0911 - one answer p
         return draw(st.sampled_from(HOSTILE_NUMBERS))
     elif isinstance(old, list):
         edit = draw(st.sampled_from(["hostile", "repeated", "doubled", "emptied"]))
-        if edit == "repeated":
-            return (old or [None]) * 5_000
+        if edit == "repeated":  # to some 5,000 entries, never more (memory is shared)
+            return (old or [None]) * max(1, 5_000 // max(1, len(old)))
         if edit == "doubled":
-            return old + old
+            return old + old[:5_000]
         if edit == "emptied":
             return []
     return draw(hostile_values())
@@ -648,8 +648,10 @@ def broken(draw: st.DrawFn, good: bytes) -> tuple[str, bytes]:  # noqa: PLR0911 
     return how, json.dumps(draw(st.sampled_from([[], "event", 1, None, [good.decode()]]))).encode()
 
 
-# breaks after which the bytes cannot be a CloudEvent, whoever reads them
-NEVER_A_CLOUDEVENT: Final = frozenset({"truncated", "invalid_utf8", "not_an_object"})
+# records made so that they cannot be a CloudEvent, whoever reads them
+CERTAINLY_NOT_A_CLOUDEVENT: Final = frozenset(
+    {"garbage", "truncated", "invalid_utf8", "not_an_object"}
+)
 
 garbage: Final = st.one_of(
     st.binary(max_size=512),
@@ -663,6 +665,40 @@ garbage: Final = st.one_of(
     st.just(b"x" * 2_000_000),
 )
 """Records that are no CloudEvent at all."""
+
+
+@st.composite
+def intake_record(
+    draw: st.DrawFn, routes: Mapping[str, Any], number: int, *, largest: int | None = None
+) -> tuple[str, bytes]:
+    """A raw record for an intake whose routes are given, named by how it was made: a valid
+    command, a mutated one, one of an unknown type, garbage, or a good one broken. Its id
+    (if it still has one) is `rec-<number>`; `largest` leaves out bigger records."""
+    command_type = draw(st.sampled_from(sorted(routes)))
+    model = routes[command_type].model
+    payload = draw(valid(model))
+    how = draw(st.sampled_from(["valid", "mutated", "unknown_type", "garbage", "broken"]))
+    if how == "mutated":
+        payload = draw(mutated(payload))
+    elif how == "unknown_type":
+        command_type = draw(st.sampled_from(["x.unknown", "enterprise.over_capacity_detected"]))
+    sent = Envelope(
+        id=f"rec-{number}",
+        source="/intake/fuzz",
+        type=command_type,
+        subject=subject_of(model, payload),
+        data=payload,
+    )
+    good = sent.to_bytes(ascii_only=draw(st.booleans()))
+    if how == "garbage":
+        made = how, draw(garbage)
+    elif how == "broken":
+        made = draw(broken(good))
+    else:
+        made = how, good
+    if largest is not None and len(made[1]) > largest:
+        return "garbage", draw(st.binary(max_size=512))
+    return made
 
 
 def reference_reading(raw: bytes) -> CloudEvent | None:
