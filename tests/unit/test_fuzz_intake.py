@@ -51,9 +51,10 @@ SERVICES: dict[str, Service[Any]] = {
     "outreach": OUTREACH,
     "mediation": MEDIATION,
 }
-# per service: sequences of up to 10 commands, so several thousand commands in all
-COMMAND_EXAMPLES = 300
-RECORD_EXAMPLES = 200
+# examples per test; a command example is a sequence of up to 10 commands, a record example
+# a batch of up to 8 records, a fact example up to 6 facts: about 9,000 cases in all
+COMMAND_EXAMPLES = 250
+RECORD_EXAMPLES = 160
 FACT_EXAMPLES = 400
 # a handler that raised until its attempts were spent: a crash, not a refusal
 CRASHED = "handler_failed"
