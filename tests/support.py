@@ -273,6 +273,21 @@ async def stats_of(port: int) -> dict[str, Any]:
         return dict((await http.get(f"http://127.0.0.1:{port}/stats")).json())
 
 
+async def stats_since(port: int, moment: datetime, timeout_s: float = 30) -> dict[str, Any]:
+    """A service's /stats computed after `moment`, without its `as_of`: the figures are
+    recomputed in the background after writes, so a read right after an event may be
+    older than it."""
+    latest: dict[str, Any] = {}
+
+    async def computed_after() -> bool:
+        nonlocal latest
+        latest = await stats_of(port)
+        return datetime.fromisoformat(str(latest.get("as_of"))) > moment
+
+    await eventually(computed_after, timeout_s=timeout_s, what=f"/stats computed after {moment}")
+    return {k: v for k, v in latest.items() if k != "as_of"}
+
+
 async def stats_showing(port: int, timeout_s: float = 30, **expected: object) -> dict[str, Any]:
     """A service's /stats once it shows the expected figures (it reacts to its own facts,
     so its figures catch up after the fact that is awaited)."""

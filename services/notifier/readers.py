@@ -142,7 +142,9 @@ class VisitAssigned(Fact, type="outreach.visit_assigned", subject="visit_id", pr
 class CoverageGapDetected(Fact, type="outreach.coverage_gap_detected", subject="campaign_id"):
     campaign_id: str
     block: str
-    households_unassigned: int
+    # stored with the notification: a count past BSON's 8-byte integers would make every
+    # write of it fail (found by the intake fuzzing)
+    households_unassigned: int = Field(ge=0, le=1_000_000)
 
 
 class HomeServiceScheduled(

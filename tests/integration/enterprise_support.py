@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from infra.kafka import ensure_topics
 from shared._kit.envelope import CloudEvent
 from shared._kit.topics import dlq_topic
 from tests.processes import ServiceProcess
-from tests.support import EventTail, Infra, command, produce, stats_of, stats_showing
+from tests.support import EventTail, Infra, command, produce, stats_showing, stats_since
 
 BUTANONE = "78-93-3"
 CAT3 = ["drug_precursor_3", "hazardous"]
@@ -123,7 +124,8 @@ class Enterprise:
             await client.close()
 
     async def stats(self) -> dict[str, Any]:
-        return await stats_of(self.service.port)
+        """/stats as of now: figures computed after this call (they follow the writes)."""
+        return await stats_since(self.service.port, datetime.now(UTC))
 
 
 @pytest.fixture
@@ -141,6 +143,9 @@ async def enterprise(
         {
             **infra.env(),
             "ENTERPRISE_TOPIC_PREFIX": prefix,
+            # figures at least every second: a test reading /stats waits for ones newer than
+            # what it awaited (see tests.support.stats_since)
+            "ENTERPRISE_STATS_MAX_AGE_S": "1",
             "ENTERPRISE_CONSUMER_GROUP": prefix,
             "ENTERPRISE_MONGODB_DATABASE": database,
             "ENTERPRISE_KAFKA_SESSION_TIMEOUT_MS": "6000",

@@ -23,8 +23,8 @@ from tests.support import (
     command,
     produce,
     start_group_at_end,
-    stats_of,
     stats_showing,
+    stats_since,
 )
 
 TOPICS = ["mediation.intake", "mediation.events", "mediation.private", "outreach.private"]
@@ -165,7 +165,8 @@ class Mediation:
         return vid
 
     async def stats(self) -> dict[str, Any]:
-        return await stats_of(self.service.port)
+        """/stats as of now: figures computed after this call (they follow the writes)."""
+        return await stats_since(self.service.port, datetime.now(UTC))
 
     async def stats_once(self, **expected: object) -> dict[str, Any]:
         """/stats once it shows the expected figures."""
@@ -196,6 +197,9 @@ async def running_mediation(
         {
             **infra.env(),
             "MEDIATION_CONSUMER_GROUP": group,
+            # figures at least every second: a test reading /stats waits for ones newer than
+            # what it awaited (see tests.support.stats_since)
+            "MEDIATION_STATS_MAX_AGE_S": "1",
             "MEDIATION_MONGODB_DATABASE": database,
             "MEDIATION_KAFKA_SESSION_TIMEOUT_MS": "6000",
             **(extra_env or {}),

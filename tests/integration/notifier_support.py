@@ -28,7 +28,7 @@ from tests.support import (
     free_port,
     produce,
     start_group_at_end,
-    stats_of,
+    stats_since,
 )
 
 PRODUCERS = ("enterprise", "mediation", "outreach")
@@ -99,7 +99,8 @@ class Notifier:
         await self.service.wait_ready()
 
     async def stats(self) -> dict[str, Any]:
-        return await stats_of(self.service.port)
+        """/stats as of now: figures computed after this call (they follow the writes)."""
+        return await stats_since(self.service.port, datetime.now(UTC))
 
     async def known(self, **kinds: int) -> None:
         """Wait until the directory holds that many recipients of each kind."""
@@ -210,7 +211,9 @@ async def notifier(
     suffix = unique_id("n")
     group, database = f"notifier-{suffix}", f"notifier_{suffix}".replace("-", "_")
     prefix = f"notifier-{suffix}"
-    await ensure_topics(infra.kafka_bootstrap_servers, [f"{prefix}.events"])
+    # its own intake (erasures) and events, with the intake's dead-letter topic
+    own = [f"{prefix}.intake", f"{prefix}.intake.dlq", f"{prefix}.events"]
+    await ensure_topics(infra.kafka_bootstrap_servers, own)
     await start_group_at_end(infra.kafka_bootstrap_servers, group, READS)
     gateway, mail = SmsGateway(token=TOKEN, log=lambda _line: None), MailSink(log=lambda _l: None)
     sms_port, smtp_port = free_port(), free_port()
@@ -226,6 +229,9 @@ async def notifier(
         "NOTIFIER_CONSUMER_GROUP": group,
         "NOTIFIER_MONGODB_DATABASE": database,
         "NOTIFIER_TOPIC_PREFIX": prefix,
+        # figures at least every second: a test reading /stats waits for ones newer than
+        # what it awaited (see tests.support.stats_since)
+        "NOTIFIER_STATS_MAX_AGE_S": "1",
         "NOTIFIER_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "NOTIFIER_SMS_GATEWAY_URL": f"http://127.0.0.1:{sms_port}/sms",
         "NOTIFIER_SMS_GATEWAY_TOKEN": TOKEN,

@@ -30,7 +30,15 @@ from shared._kit.envelope import CloudEvent
 from shared._kit.kafka_client import client_options
 from shared._kit.topics import dlq_topic
 from tests.processes import ServiceProcess
-from tests.support import EventTail, Infra, command, eventually, produce, stats_of, stats_showing
+from tests.support import (
+    EventTail,
+    Infra,
+    command,
+    eventually,
+    produce,
+    stats_showing,
+    stats_since,
+)
 
 STATION_OFFSET = timedelta(hours=8)
 
@@ -161,7 +169,8 @@ class Outreach:
         return events
 
     async def stats(self) -> dict[str, Any]:
-        return await stats_of(self.service.port)
+        """/stats as of now: figures computed after this call (they follow the writes)."""
+        return await stats_since(self.service.port, datetime.now(UTC))
 
     async def stats_once(self, **expected: object) -> dict[str, Any]:
         """/stats once it shows the expected figures."""
@@ -204,6 +213,9 @@ def service_process(infra: Infra, prefix: str, database: str, **env: str) -> Ser
         {
             **infra.env(),
             "OUTREACH_TOPIC_PREFIX": prefix,
+            # figures at least every second: a test reading /stats waits for ones newer than
+            # what it awaited (see tests.support.stats_since)
+            "OUTREACH_STATS_MAX_AGE_S": "1",
             "OUTREACH_CONSUMER_GROUP": prefix,
             "OUTREACH_MONGODB_DATABASE": database,
             "OUTREACH_KAFKA_SESSION_TIMEOUT_MS": "6000",

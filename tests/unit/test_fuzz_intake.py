@@ -247,10 +247,18 @@ async def _one_fact(fed: Fed, channels: Channels, data: st.DataObject, number: i
         payload = data.draw(mutated(payload), label="mutated payload")
     elif kind == "forged_source":
         others = ["/intake/fuzz", "/services/notifier", "/services/x"]
-        others += [f"/services/{t.split('.', 1)[0]}" for t in topics if t != topic]
+        # an owner has two topics (events, private): only another service's voice is forged
+        others += [
+            f"/services/{t.split('.', 1)[0]}" for t in topics if not t.startswith(f"{owner}.")
+        ]
         source = data.draw(st.sampled_from(others), label="forged source")
     elif kind == "foreign_type":
-        foreign = {t for other in topics if other != topic for t in runtime.routes[other]}
+        foreign = {
+            t
+            for other in topics
+            if not other.startswith(f"{owner}.")
+            for t in runtime.routes[other]
+        }
         fact_type = data.draw(st.sampled_from(sorted(foreign)), label="foreign type")
     sent = Envelope(
         id=f"fact-{number}",
