@@ -33,13 +33,16 @@ from shared._kit.context import Context
 from shared._kit.dedupe import Processed
 from shared._kit.envelope import CloudEvent
 from shared._kit.fields import Id, PhoneNumber
-from shared._kit.messages import Command, Fact, State
+from shared._kit.messages import Command, Fact, Reason, Rejected, State
 from shared._kit.outbox import entry_cause, entry_events, outbox_entries
 
 log = structlog.get_logger("station.erasure")
 Document = dict[str, Any]
 
 PLACEHOLDER: Final = "已删除"
+ERASURE_ID_TAKEN: Final = Reason(
+    "erasure_id_taken", "an erasure with this erasure_id was carried out before"
+)
 # the fields of a record that say who a person is, or where they live or what befell them
 PERSONAL_KEYS: Final = frozenset(
     {
@@ -439,9 +442,11 @@ async def scrub_aggregate(
 def erasure_recorded(
     state: ErasureState | None, erasure_id: str, count: int, now: datetime, fact: Fact
 ) -> Change[ErasureState] | None:
-    """The erasure's record and its fact, once (a replayed order changes nothing)."""
+    """The erasure's record and its fact, once. A redelivered order never gets here (the
+    record's inbox has it); another order under a taken erasure id is refused, never
+    silently dropped: it may name another person."""
     if state is not None:
-        return None
+        raise Rejected(ERASURE_ID_TAKEN, f"erasure {erasure_id} was carried out before")
     return Change(
         ErasureState(erasure_id=erasure_id, records_anonymised=count, erased_at=now), [fact]
     )

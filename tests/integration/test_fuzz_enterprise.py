@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 
 from services.enterprise.app import SERVICE
 from shared._kit.envelope import kafka_headers
+from shared._kit.kafka_client import client_options
 from shared._kit.pipeline import REJECTED
 from shared._kit.topics import dlq_topic
 from shared.testing import Scenario
@@ -55,7 +56,7 @@ async def _send(
 ) -> list[tuple[int, int]]:
     """Send in order with acks=all; where each record landed (partition, offset)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, max_request_size=2**21
+        **client_options(bootstrap), acks="all", enable_idempotence=True, max_request_size=2**21
     )
     await producer.start()
     try:
@@ -72,8 +73,8 @@ async def _send(
 
 async def _end(bootstrap: str, topic: str) -> int:
     """How many records a topic holds (the sum of its partitions' end offsets)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    admin = AIOKafkaAdminClient(**client_options(bootstrap))
+    consumer = AIOKafkaConsumer(**client_options(bootstrap), group_id=None)
     await admin.start()
     await consumer.start()
     try:

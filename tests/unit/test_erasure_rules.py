@@ -41,6 +41,7 @@ async def test_an_order_sent_again_under_its_erasure_id_states_nothing_new() -> 
     again = await scenario.when(order)
 
     assert again.of(m.PersonErased) == []
+    assert again.rejected == "erasure_id_taken"  # refused, never silently dropped
     assert (await case_state(scenario, "case-d-1")).parties[0].name == PLACEHOLDER
 
 
