@@ -4,29 +4,22 @@ real Kafka and FerretDB, and `python -m cli demo` playing the five seed stories 
 Every story must complete; its chain is then read back from the topics on its own, and
 no line the four services logged meanwhile carries an unmasked phone or ID number."""
 
-import asyncio
 import json
 import os
 import re
-import sys
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from pymongo import AsyncMongoClient
 
-from cli.events import EVENTS_TOPICS, INTAKE_TOPICS, Event, read_all
-from infra.topics import PRIVATE_TOPICS
+from cli.events import Event, read_all
+from tests.integration.station_support import TOPICS, run_cli, running_station
 from tests.processes import ServiceProcess
-from tests.support import ROOT, Infra, start_group_at_end
+from tests.support import Infra
 
 pytestmark = pytest.mark.integration
-
-SERVICES = ("enterprise", "mediation", "outreach", "notifier")
-# the services read facts with personal fields from the private topics too
-TOPICS = [*INTAKE_TOPICS, *EVENTS_TOPICS, *PRIVATE_TOPICS]
 
 
 @pytest.fixture
@@ -34,64 +27,8 @@ async def stack(
     infra: Infra, unique_id: Callable[[str], str]
 ) -> AsyncIterator[dict[str, ServiceProcess]]:
     """The four services, each a process (with its HTTP port and the lines it logs)."""
-    suffix = unique_id("demo")
-    databases = {name: f"{name}_{suffix}".replace("-", "_") for name in SERVICES}
-    processes = []
-    for name in SERVICES:
-        group = f"{name}-{suffix}"
-        await start_group_at_end(infra.kafka_bootstrap_servers, group, TOPICS)
-        up = name.upper()
-        processes.append(
-            ServiceProcess(
-                name,
-                {
-                    **infra.env(),
-                    f"{up}_CONSUMER_GROUP": group,
-                    f"{up}_MONGODB_DATABASE": databases[name],
-                    f"{up}_KAFKA_SESSION_TIMEOUT_MS": "6000",
-                    f"{up}_TIMER_INTERVAL_S": "0.2",
-                    # notifications go to the log channel: no gateway needed, at any hour
-                    "NOTIFIER_CHANNELS": "log",
-                    "NOTIFIER_QUIET_HOURS_START": "00:00",
-                    "NOTIFIER_QUIET_HOURS_END": "00:00",
-                },
-            )
-        )
-    try:
-        for process in processes:
-            await process.start()
-        for process in processes:
-            await process.wait_ready(timeout_s=60)
-        yield {p.name: p for p in processes}
-    finally:
-        for process in processes:
-            if process.proc is not None:
-                await process.stop()
-                await process.kill()
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url)
-        for database in databases.values():
-            await client.drop_database(database)
-        await client.close()
-
-
-async def run_cli(env: dict[str, str], *args: str, timeout_s: float) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except TimeoutError:
-        proc.kill()
-        out, _ = await proc.communicate()
-        raise AssertionError(f"demo still running after {timeout_s} s:\n{out.decode()}") from None
-    return proc.returncode or 0, out.decode()
+    async with running_station(infra, unique_id("demo")) as (processes, _databases):
+        yield processes
 
 
 def _of(events: list[Event], correlation: str, event_type: str) -> list[Event]:

@@ -6,13 +6,11 @@ operators run it, then every collection of every service database scanned (every
 packed lists and outbox entries unpacked) for the phone in any spelling, the name and
 the address: nothing left, and the other people's records as they were."""
 
-import asyncio
 import contextlib
 import json
 import os
 import random
 import re
-import sys
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -21,17 +19,13 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from cli.events import EVENTS_TOPICS
 from infra.topics import ensure_contract_topics
 from shared._kit.packing import is_packed, unpack_lines
-from tests.processes import ServiceProcess
-from tests.support import ROOT, Infra, command, eventually, produce, start_group_at_end
+from tests.integration.station_support import SERVICES, run_cli, running_station
+from tests.support import Infra, command, eventually, produce
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("enterprise", "mediation", "outreach", "notifier")
-INTAKES = tuple(f"{s}.intake" for s in SERVICES)
-TOPICS = [*INTAKES, *EVENTS_TOPICS]
 BLOCK = "block-05"
 _SEPARATORS = re.compile(r"[\s\-().+]")
 
@@ -42,43 +36,8 @@ async def services(infra: Infra, unique_id: Callable[[str], str]) -> AsyncIterat
     # the notifier's intake is newer than a broker started before it: made here if
     # missing, with its retention, as `scripts/infra up` makes every contract topic
     await ensure_contract_topics(infra.kafka_bootstrap_servers)
-    suffix = unique_id("erase")
-    databases = {name: f"{name}_{suffix}".replace("-", "_") for name in SERVICES}
-    processes = []
-    for name in SERVICES:
-        group = f"{name}-{suffix}"
-        await start_group_at_end(infra.kafka_bootstrap_servers, group, TOPICS)
-        up = name.upper()
-        processes.append(
-            ServiceProcess(
-                name,
-                {
-                    **infra.env(),
-                    f"{up}_CONSUMER_GROUP": group,
-                    f"{up}_MONGODB_DATABASE": databases[name],
-                    f"{up}_KAFKA_SESSION_TIMEOUT_MS": "6000",
-                    f"{up}_TIMER_INTERVAL_S": "0.2",
-                    "NOTIFIER_CHANNELS": "log",
-                    "NOTIFIER_QUIET_HOURS_START": "00:00",
-                    "NOTIFIER_QUIET_HOURS_END": "00:00",
-                },
-            )
-        )
-    try:
-        for process in processes:
-            await process.start()
-        for process in processes:
-            await process.wait_ready(timeout_s=60)
+    async with running_station(infra, unique_id("erase")) as (_processes, databases):
         yield databases
-    finally:
-        for process in processes:
-            if process.proc is not None:
-                await process.stop()
-                await process.kill()
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_url)
-        for database in databases.values():
-            await client.drop_database(database)
-        await client.close()
 
 
 def _strings(value: Any) -> list[str]:
@@ -124,21 +83,6 @@ async def hits(infra: Infra, databases: dict[str, str], *needles: str) -> list[s
     finally:
         await client.close()
     return found
-
-
-async def run_cli(env: dict[str, str], *args: str, timeout_s: float) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    return proc.returncode or 0, out.decode()
 
 
 def _day(days: int) -> str:
