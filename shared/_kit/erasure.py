@@ -19,7 +19,7 @@ field of one record when its retention period ends (`Expiry`).
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Self
@@ -108,6 +108,12 @@ def _id_number(value: object) -> object:
 
 
 IdNumber = Annotated[str, BeforeValidator(_id_number)]
+
+
+def _holds_text(key: object) -> bool:
+    """Whether a value under `key` is a text a name may appear in (a description, a
+    notification's `requester_name` parameter), not an id, a code or a status."""
+    return isinstance(key, str) and (key in PERSONAL_KEYS or key.endswith("_name"))
 
 
 def _compact(text: str) -> str:
@@ -203,9 +209,13 @@ class Scrub:
             elif text:
                 self.texts.add(text)
 
-    def scrubbed(self, value: Any) -> tuple[Any, int]:  # noqa: PLR0912 - one walk, one rule per kind
+    def scrubbed(  # noqa: PLR0912 - one walk, one rule per kind
+        self, value: Any, *, free_text: bool = True
+    ) -> tuple[Any, int]:
         """`value` with the person's records anonymised and every string naming them replaced
-        by the placeholder, and how many values changed."""
+        by the placeholder, and how many values changed. `free_text`: `value` is a text a
+        name may appear in; under any other key (an id, a code, a status) only a value
+        holding the phone or ID number, or a whole text of theirs, goes."""
         if isinstance(value, Mapping):
             owned = self._owns(value)
             out: dict[str, Any] = {}
@@ -220,7 +230,7 @@ class Scrub:
                 elif key == "name" and child in self.secrets:
                     out[key], n = child, 0  # a namesake's own record (see `_owns`)
                 else:
-                    out[key], n = self.scrubbed(child)
+                    out[key], n = self.scrubbed(child, free_text=_holds_text(key))
                 changed += n
             # a record holding the person's (a household with its member) says no more
             # about their circumstances either
@@ -231,12 +241,14 @@ class Scrub:
                         changed += 1
             return out, changed
         if isinstance(value, list):
-            items = [self.scrubbed(v) for v in value]
+            items = [self.scrubbed(v, free_text=free_text) for v in value]
             return [v for v, _ in items], sum(n for _, n in items)
         if not isinstance(value, str) or value in (PLACEHOLDER, ERASED_PHONE):
             return value, 0
         if (self.person is not None and self.person.named_in(value)) or value in self.texts:
             return PLACEHOLDER, 1
+        if not free_text:
+            return value, 0
         # a name or address inside another text (a description naming them) is replaced
         # there, the rest of the text kept: "张三化工" must not become a placeholder whole
         # because a resident is called 张三
@@ -246,28 +258,39 @@ class Scrub:
         return replaced, int(replaced != value)
 
 
-def validated(state_type: type[State], data: Any) -> State:
+def validated(state_type: type[State], data: Any, original: Any = None) -> State:
     """The scrubbed state as its type takes it: a contact field its type requires gets
-    the placeholder, then (a phone number's type) ERASED_PHONE."""
+    the placeholder, then (a phone number's type) ERASED_PHONE; a value its type refuses
+    otherwise (a code that held the phone) is put back as it was rather than fail the
+    erasure for good (the fuzzing found ids that held a learned name)."""
     for _ in range(_MAX_FALLBACKS):
         try:
             return state_type.model_validate(data)
         except ValidationError as exc:
             for error in exc.errors():
-                _fall_back(data, error["loc"])
+                _fall_back(data, error["loc"], original)
     return state_type.model_validate(data)
 
 
-def _fall_back(data: Any, loc: tuple[int | str, ...]) -> None:
-    *path, last = loc
-    parent = data
+def _at(data: Any, path: Sequence[int | str]) -> Any:
     for step in path:
-        parent = parent[step]
+        data = data[step]
+    return data
+
+
+def _fall_back(data: Any, loc: tuple[int | str, ...], original: Any) -> None:
+    *path, last = loc
+    parent = _at(data, path)
     current = parent[last]
     if current is None:
         parent[last] = PLACEHOLDER
     elif current == PLACEHOLDER:
         parent[last] = ERASED_PHONE
+    elif original is not None:
+        try:
+            parent[last] = _at(original, loc)
+        except (KeyError, IndexError, TypeError):
+            raise ValueError(f"an anonymised record does not validate at {loc}") from None
     else:
         raise ValueError(f"an anonymised record does not validate at {loc}")
 
@@ -302,7 +325,7 @@ def scrubbed_state(
     outbox, m = scrubbed_outbox(scrub, list(doc.get("outbox") or []))
     if not n + m:
         return None, 0
-    new_state = validated(store.state_type, data) if n else state
+    new_state = validated(store.state_type, data, state.model_dump(mode="python")) if n else state
     return {**doc, "state": new_state.model_dump(mode="json"), "outbox": outbox}, n + m
 
 

@@ -253,3 +253,19 @@ def test_a_name_inside_another_text_is_replaced_there_and_the_text_kept() -> Non
 
     assert scrub.scrubbed("雷女士化工有限公司") == (f"{PLACEHOLDER}化工有限公司", 1)
     assert scrub.scrubbed("陈先生化工有限公司") == ("陈先生化工有限公司", 0)
+
+
+def test_an_id_or_code_holding_a_learned_name_is_kept_and_texts_lose_it() -> None:
+    scrub = Scrub(LEI)
+    scrub.learn({"name": "Liu", "phone": "13900000001"})
+
+    out, changed = scrub.scrubbed(
+        {"household_id": "hh-Liu-1", "block": "block-01", "description": "Liu saw it"}
+    )
+
+    assert out == {
+        "household_id": "hh-Liu-1",
+        "block": "block-01",
+        "description": f"{PLACEHOLDER} saw it",
+    }
+    assert changed == 1
