@@ -247,6 +247,9 @@ async def notifier(
         # the tests run at any hour: no quiet hours unless a test sets them
         "NOTIFIER_QUIET_HOURS_START": "00:00",
         "NOTIFIER_QUIET_HOURS_END": "00:00",
+        # the desks hear of every test's facts on the shared contract topics: past the
+        # hourly limit their messages would be held (the limit's own tests set theirs)
+        "NOTIFIER_MAX_PER_RECIPIENT_PER_HOUR": "1000",
         **extra_env,
     }
     service = ServiceProcess("notifier", env)
