@@ -70,6 +70,9 @@ def ensure_credentials(data: Path) -> Credentials:
     """The users' passwords from their properties files in `data`, each one generated
     (secrets module) and written (0600) the first time."""
     data.mkdir(parents=True, exist_ok=True)
+    # the folder holds the broker's log and FerretDB's files: residents' records, private
+    # to their user like the run folder (a folder kept from before is narrowed too)
+    data.chmod(0o700)
     passwords: dict[str, str] = {}
     for user in (*USERS, CONTROLLER):
         path = properties_path(data, user)

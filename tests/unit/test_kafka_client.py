@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.credentials import ensure_credentials
 from services.enterprise.settings import EnterpriseSettings
 from shared._kit.kafka_client import (
     KafkaClientConfigError,
@@ -117,3 +118,12 @@ def test_a_service_with_a_bad_credentials_file_does_not_start(
 
     with pytest.raises(SettingsError, match="needs a username and a password"):
         EnterpriseSettings.load()
+
+
+def test_the_data_folder_with_the_credentials_is_private(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+
+    ensure_credentials(data)
+
+    assert data.stat().st_mode & 0o777 == 0o700
